@@ -1,0 +1,471 @@
+// Storage, tensor metadata, views, copies and casts: everything that makes a Tensor a strided
+// view over shared memory.
+#include "ravel/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/dispatch.h"
+#include "core/iter.h"
+
+namespace ravel {
+
+// ---------------------------------------------------------------- storage
+namespace {
+constexpr size_t kAlignment = 64;
+}
+
+Storage::Storage(size_t nbytes) : nbytes_(nbytes), owned_(true) {
+  size_t rounded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+  data_ = std::aligned_alloc(kAlignment, rounded);
+  RAVEL_CHECK(data_ != nullptr, "out of memory allocating ", nbytes, " bytes");
+}
+
+Storage::Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)
+    : data_(data), nbytes_(nbytes), deleter_(std::move(deleter)), owned_(false) {}
+
+Storage::~Storage() {
+  if (owned_) std::free(data_);
+  else if (deleter_) deleter_(data_);
+}
+
+// ---------------------------------------------------------------- shape helpers
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape st(shape.size(), 1);
+  int64_t acc = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    st[d] = acc;
+    acc *= std::max<int64_t>(shape[d], 1);
+  }
+  return st;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
+  RAVEL_CHECK(axis >= -ndim && axis < ndim, op, ": axis ", axis,
+              " is out of bounds for a tensor of dimension ", ndim);
+  return axis < 0 ? axis + ndim : axis;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n, 1);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    RAVEL_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", a, " and ", b,
+                " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> st, Shape shape,
+                                             Shape strides, int64_t offset, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(st);
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = dtype;
+  return impl;
+}
+
+// ---------------------------------------------------------------- metadata
+int64_t Tensor::size(int64_t axis) const {
+  return shape()[normalize_axis(axis, ndim(), "size")];
+}
+
+int64_t Tensor::numel() const { return shape_numel(shape()); }
+
+bool Tensor::is_contiguous() const {
+  const auto& sh = shape();
+  const auto& st = strides();
+  int64_t expected = 1;
+  for (size_t d = sh.size(); d-- > 0;) {
+    if (sh[d] == 1) continue;
+    if (st[d] != expected) return false;
+    expected *= sh[d];
+  }
+  return true;
+}
+
+bool Tensor::shares_storage(const Tensor& o) const {
+  return defined() && o.defined() && storage()->data() == o.storage()->data();
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(storage()->data()) + offset() * static_cast<int64_t>(itemsize());
+}
+
+void Tensor::check_dtype(DType expected, const char* op) const {
+  RAVEL_CHECK(dtype() == expected, op, ": tensor has dtype ", dtype_name(dtype()),
+              " but ", dtype_name(expected), " was expected");
+}
+
+Scalar Tensor::item_scalar() const {
+  RAVEL_CHECK(numel() == 1, "item: only a tensor with one element can be converted to a scalar, "
+              "got shape ", shape());
+  return visit_dtype(dtype(), [&]<typename T>() -> Scalar {
+    T v = *static_cast<const T*>(raw_data());
+    if constexpr (std::is_same_v<T, bool>) return Scalar(v);
+    else return Scalar(v);
+  });
+}
+
+// ---------------------------------------------------------------- views
+Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, int64_t offset) const {
+  RAVEL_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape, " and strides ",
+              strides, " differ in length");
+  return Tensor(make_impl(storage(), shape, strides, offset, dtype()));
+}
+
+// Strides for viewing a tensor of (old_shape, old_strides) as new_shape without copying, or
+// nothing when the memory layout does not allow it (the algorithm PyTorch and NumPy use).
+static std::optional<Shape> view_strides(const Shape& old_shape, const Shape& old_strides,
+                                         const Shape& new_shape) {
+  Shape out(new_shape.size(), 0);
+  if (shape_numel(old_shape) == 0) return contiguous_strides(new_shape);
+  int64_t view_d = static_cast<int64_t>(new_shape.size()) - 1;
+  int64_t chunk_base_stride = old_strides.size() ? old_strides.back() : 1;
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int64_t d = static_cast<int64_t>(old_shape.size()) - 1; d >= 0; --d) {
+    tensor_numel *= old_shape[d];
+    if (d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d] == 1)) {
+        out[view_d] = view_numel * chunk_base_stride;
+        view_numel *= new_shape[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return std::nullopt;
+      if (d > 0) {
+        chunk_base_stride = old_strides[d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  if (view_d != -1) return std::nullopt;
+  return out;
+}
+
+static Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const char* op) {
+  Shape out = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == -1) {
+      RAVEL_CHECK(infer < 0, op, ": only one dimension can be -1, got ", shape);
+      infer = static_cast<int64_t>(i);
+    } else {
+      RAVEL_CHECK(out[i] >= 0, op, ": invalid size ", out[i], " in shape ", shape);
+      known *= out[i];
+    }
+  }
+  if (infer >= 0) {
+    RAVEL_CHECK(known != 0 && numel % known == 0, op, ": cannot reshape tensor of shape ", from,
+                " into shape ", shape);
+    out[infer] = numel / known;
+  }
+  RAVEL_CHECK(shape_numel(out) == numel, op, ": cannot reshape tensor of shape ", from,
+              " (", numel, " elements) into shape ", shape);
+  return out;
+}
+
+Tensor Tensor::view(const Shape& new_shape) const {
+  Shape shp = infer_shape(new_shape, numel(), shape(), "view");
+  auto st = view_strides(shape(), strides(), shp);
+  RAVEL_CHECK(st.has_value(), "view: shape ", shp, " is not compatible with the strides ",
+              strides(), " of a tensor of shape ", shape(), "; use reshape (which copies)");
+  return as_strided(shp, *st, offset());
+}
+
+Tensor Tensor::reshape(const Shape& new_shape) const {
+  Shape shp = infer_shape(new_shape, numel(), shape(), "reshape");
+  if (auto st = view_strides(shape(), strides(), shp)) return as_strided(shp, *st, offset());
+  return clone().as_strided(shp, contiguous_strides(shp), 0);
+}
+
+Tensor Tensor::flatten(int64_t start_axis, int64_t end_axis) const {
+  if (ndim() == 0) return reshape({1});
+  int64_t s = normalize_axis(start_axis, ndim(), "flatten");
+  int64_t e = normalize_axis(end_axis, ndim(), "flatten");
+  RAVEL_CHECK(s <= e, "flatten: start axis ", start_axis, " is after end axis ", end_axis);
+  Shape out;
+  for (int64_t d = 0; d < s; ++d) out.push_back(shape()[d]);
+  int64_t m = 1;
+  for (int64_t d = s; d <= e; ++d) m *= shape()[d];
+  out.push_back(m);
+  for (int64_t d = e + 1; d < ndim(); ++d) out.push_back(shape()[d]);
+  return reshape(out);
+}
+
+Tensor Tensor::permute(const Shape& axes) const {
+  RAVEL_CHECK(static_cast<int64_t>(axes.size()) == ndim(), "permute: got ", axes.size(),
+              " axes ", axes, " for a tensor of dimension ", ndim());
+  Shape sh(axes.size()), st(axes.size());
+  std::vector<bool> seen(axes.size(), false);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    int64_t a = normalize_axis(axes[i], ndim(), "permute");
+    RAVEL_CHECK(!seen[a], "permute: axis ", axes[i], " repeated in ", axes);
+    seen[a] = true;
+    sh[i] = shape()[a];
+    st[i] = strides()[a];
+  }
+  return as_strided(sh, st, offset());
+}
+
+Tensor Tensor::transpose() const {
+  Shape axes(ndim());
+  for (int64_t i = 0; i < ndim(); ++i) axes[i] = ndim() - 1 - i;
+  return permute(axes);
+}
+
+Tensor Tensor::transpose(int64_t a, int64_t b) const {
+  a = normalize_axis(a, ndim(), "transpose");
+  b = normalize_axis(b, ndim(), "transpose");
+  Shape sh = shape(), st = strides();
+  std::swap(sh[a], sh[b]);
+  std::swap(st[a], st[b]);
+  return as_strided(sh, st, offset());
+}
+
+Tensor Tensor::expand(const Shape& target) const {
+  RAVEL_CHECK(target.size() >= shape().size(), "broadcast_to: cannot broadcast shape ", shape(),
+              " to ", target, " (target has fewer dimensions)");
+  size_t lead = target.size() - shape().size();
+  Shape st(target.size(), 0);
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (i < lead) {
+      RAVEL_CHECK(target[i] >= 0, "broadcast_to: invalid target shape ", target);
+      continue;
+    }
+    int64_t s = shape()[i - lead];
+    if (s == target[i]) st[i] = strides()[i - lead];
+    else
+      RAVEL_CHECK(s == 1, "broadcast_to: cannot broadcast shape ", shape(), " to ", target);
+  }
+  return as_strided(target, st, offset());
+}
+
+Tensor Tensor::squeeze() const {
+  Shape sh, st;
+  for (int64_t d = 0; d < ndim(); ++d)
+    if (shape()[d] != 1) {
+      sh.push_back(shape()[d]);
+      st.push_back(strides()[d]);
+    }
+  return as_strided(sh, st, offset());
+}
+
+Tensor Tensor::squeeze(int64_t axis) const {
+  axis = normalize_axis(axis, ndim(), "squeeze");
+  RAVEL_CHECK(shape()[axis] == 1, "squeeze: cannot select an axis to squeeze out which has size "
+              "not equal to one (axis ", axis, " of shape ", shape(), ")");
+  Shape sh = shape(), st = strides();
+  sh.erase(axis);
+  st.erase(axis);
+  return as_strided(sh, st, offset());
+}
+
+Tensor Tensor::unsqueeze(int64_t axis) const {
+  axis = normalize_axis(axis, ndim() + 1, "unsqueeze");
+  Shape sh = shape(), st = strides();
+  int64_t stride = axis < ndim() ? st[axis] * sh[axis] : 1;
+  sh.insert(axis, 1);
+  st.insert(axis, stride);
+  return as_strided(sh, st, offset());
+}
+
+Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> stop,
+                     int64_t step) const {
+  axis = normalize_axis(axis, ndim(), "slice");
+  RAVEL_CHECK(step != 0, "slice: slice step cannot be zero");
+  int64_t len = shape()[axis];
+  // Python's slice.indices()
+  int64_t lower = step < 0 ? -1 : 0, upper = step < 0 ? len - 1 : len;
+  auto adjust = [&](std::optional<int64_t> v, int64_t dflt) {
+    if (!v) return dflt;
+    int64_t x = *v;
+    if (x < 0) {
+      x += len;
+      if (x < lower) x = lower;
+    } else if (x > upper) {
+      x = upper;
+    }
+    return x;
+  };
+  int64_t b = adjust(start, step < 0 ? upper : lower);
+  int64_t e = adjust(stop, step < 0 ? lower : upper);
+  int64_t n = 0;
+  if (step > 0 && b < e) n = (e - b + step - 1) / step;
+  if (step < 0 && e < b) n = (b - e + (-step) - 1) / (-step);
+  Shape sh = shape(), st = strides();
+  sh[axis] = n;
+  st[axis] = strides()[axis] * step;
+  int64_t off = offset() + (n > 0 ? b * strides()[axis] : 0);
+  return as_strided(sh, st, off);
+}
+
+Tensor Tensor::select(int64_t axis, int64_t i) const {
+  axis = normalize_axis(axis, ndim(), "select");
+  int64_t len = shape()[axis];
+  RAVEL_CHECK(i >= -len && i < len, "index ", i, " is out of bounds for axis ", axis,
+              " with size ", len);
+  if (i < 0) i += len;
+  Shape sh = shape(), st = strides();
+  sh.erase(axis);
+  st.erase(axis);
+  return as_strided(sh, st, offset() + i * strides()[axis]);
+}
+
+Tensor Tensor::diagonal(int64_t off, int64_t axis1, int64_t axis2) const {
+  axis1 = normalize_axis(axis1, ndim(), "diagonal");
+  axis2 = normalize_axis(axis2, ndim(), "diagonal");
+  RAVEL_CHECK(axis1 != axis2, "diagonal: axis1 and axis2 cannot be the same (", axis1, ")");
+  int64_t n1 = shape()[axis1], n2 = shape()[axis2];
+  int64_t len = off >= 0 ? std::max<int64_t>(0, std::min(n1, n2 - off))
+                         : std::max<int64_t>(0, std::min(n1 + off, n2));
+  int64_t start = offset();
+  if (len > 0) start += off >= 0 ? off * strides()[axis2] : -off * strides()[axis1];
+  Shape sh, st;
+  for (int64_t d = 0; d < ndim(); ++d)
+    if (d != axis1 && d != axis2) {
+      sh.push_back(shape()[d]);
+      st.push_back(strides()[d]);
+    }
+  sh.push_back(len);
+  st.push_back(strides()[axis1] + strides()[axis2]);
+  return as_strided(sh, st, start);
+}
+
+// ---------------------------------------------------------------- iteration
+TensorIter::TensorIter(std::initializer_list<const Tensor*> operands) {
+  nops_ = static_cast<int>(operands.size());
+  RAVEL_CHECK(nops_ >= 1 && nops_ <= kMaxOperands, "internal: TensorIter takes 1..",
+              kMaxOperands, " operands");
+  const Tensor& first = **operands.begin();
+  const Shape& full = first.shape();
+  numel_ = shape_numel(full);
+  int k = 0;
+  std::array<Shape, kMaxOperands> st;
+  for (const Tensor* t : operands) {
+    RAVEL_CHECK(t->shape() == full, "internal: TensorIter operand shapes differ: ", t->shape(),
+                " vs ", full);
+    base_[k] = static_cast<char*>(t->raw_data());
+    st[k] = t->strides();
+    for (auto& s : st[k]) s *= static_cast<int64_t>(t->itemsize());
+    ++k;
+  }
+  // Drop size-1 axes, then merge neighbours that are contiguous for every operand.
+  for (size_t d = 0; d < full.size(); ++d) {
+    if (full[d] == 1) continue;
+    bool merge = !shape_.empty();
+    for (int o = 0; o < nops_ && merge; ++o)
+      merge = strides_[o].back() == st[o][d] * full[d];
+    if (merge) {
+      shape_.back() *= full[d];
+      for (int o = 0; o < nops_; ++o) strides_[o].back() = st[o][d];
+    } else {
+      shape_.push_back(full[d]);
+      for (int o = 0; o < nops_; ++o) strides_[o].push_back(st[o][d]);
+    }
+  }
+  if (shape_.empty()) {
+    shape_.push_back(numel_ == 0 ? 0 : 1);
+    for (int o = 0; o < nops_; ++o) strides_[o].push_back(0);
+  }
+  contiguous_ = shape_.size() == 1;
+  for (int o = 0; o < nops_; ++o) inner_stride_[o] = strides_[o].back();
+}
+
+// ---------------------------------------------------------------- copies and casts
+Tensor& Tensor::fill_(const Scalar& v) {
+  visit_dtype(dtype(), [&]<typename T>() {
+    T value;
+    if constexpr (std::is_same_v<T, bool>) value = v.to_bool();
+    else if constexpr (is_float_v<T>) value = cast_value<T>(v.to_double());
+    else value = v.is_floating() ? cast_value<T>(v.to_double()) : static_cast<T>(v.to_int());
+    TensorIter it({this});
+    it.for_each([&](char** p, const int64_t* s, int64_t n) {
+      if (s[0] == static_cast<int64_t>(sizeof(T))) {
+        T* out = reinterpret_cast<T*>(p[0]);
+        for (int64_t i = 0; i < n; ++i) out[i] = value;
+      } else {
+        for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = value;
+      }
+    });
+  });
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src_in) {
+  Tensor src = src_in.shape() == shape() ? src_in : src_in.expand(shape());
+  if (src.shares_storage(*this) && !src.is_same(*this)) src = src.clone();  // overlap-safe
+  if (src.dtype() == dtype() && is_contiguous() && src.is_contiguous()) {
+    if (numel() > 0 && raw_data() != src.raw_data()) std::memcpy(raw_data(), src.raw_data(), nbytes());
+  } else {
+    TensorIter it({this, &src});
+    visit_dtype(dtype(), [&]<typename To>() {
+      visit_dtype(src.dtype(), [&]<typename From>() {
+        map_kernel<To, From>(it, [](From v) { return cast_value<To>(v); });
+      });
+    });
+  }
+  bump_version();
+  return *this;
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype());
+  out.copy_(*this);
+  return out;
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+
+Tensor Tensor::to(DType t, bool copy) const {
+  if (t == dtype() && !copy) return *this;
+  Tensor out = empty(shape(), t);
+  out.copy_(*this);
+  return out;
+}
+
+// ---------------------------------------------------------------- creation
+Tensor empty(const Shape& shape, DType dtype) {
+  for (int64_t s : shape)
+    RAVEL_CHECK(s >= 0, "empty: negative dimension ", s, " in shape ", shape);
+  size_t nbytes = static_cast<size_t>(shape_numel(shape)) * itemsize(dtype);
+  return Tensor(make_impl(std::make_shared<Storage>(nbytes), shape, contiguous_strides(shape), 0,
+                          dtype));
+}
+
+Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter,
+                 std::optional<Shape> strides) {
+  RAVEL_CHECK(data != nullptr || shape_numel(shape) == 0, "from_blob: data pointer is null");
+  Shape st = strides ? *strides : contiguous_strides(shape);
+  RAVEL_CHECK(st.size() == shape.size(), "from_blob: strides ", st, " do not match shape ", shape);
+  int64_t extent = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    RAVEL_CHECK(shape[d] >= 0 && st[d] >= 0, "from_blob: negative size or stride in shape ",
+                shape, " strides ", st);
+    if (shape[d] > 0) extent += (shape[d] - 1) * st[d];
+  }
+  if (shape_numel(shape) == 0) extent = 0;
+  auto storage = std::make_shared<Storage>(data, static_cast<size_t>(extent) * itemsize(dtype),
+                                           std::move(deleter));
+  return Tensor(make_impl(std::move(storage), shape, st, 0, dtype));
+}
+
+Tensor from_buffer(const void* data, const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  if (t.nbytes()) std::memcpy(t.raw_data(), data, t.nbytes());
+  return t;
+}
+
+}  // namespace ravel
