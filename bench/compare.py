@@ -1,0 +1,58 @@
+"""Driver of bench/compare: alternates ravel and peer runs, takes medians, prints ratios."""
+import argparse
+import statistics
+import subprocess
+import sys
+
+# workload prefix -> the peer program that runs it
+PEERS = {"np_": ["/usr/bin/python3", "bench/peers/numpy_bench.py"]}
+ROUNDS = 3  # ravel and the peer alternate, so background noise hits both alike
+
+
+def run(cmd, names):
+    out = subprocess.run(cmd + names, check=True, capture_output=True, text=True).stdout
+    times = {}
+    for line in out.splitlines():
+        tag, name, secs = line.split()
+        if tag == "TIME":
+            times[name] = float(secs)
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("prefixes", nargs="*")
+    args = ap.parse_args()
+    ravel_cmd = [f"{args.build}/bench/ravel_bench"]
+    names = [n for n in ALL if not args.prefixes or any(n.startswith(p) for p in args.prefixes)]
+    if not names:
+        sys.exit(f"compare: no workload starts with {args.prefixes}")
+    ravel_t, peer_t = {n: [] for n in names}, {n: [] for n in names}
+    for _ in range(ROUNDS):
+        for n, t in run(ravel_cmd, names).items():
+            ravel_t[n].append(t)
+        for prefix, cmd in PEERS.items():
+            group = [n for n in names if n.startswith(prefix)]
+            if group:
+                for n, t in run(cmd, group).items():
+                    peer_t[n].append(t)
+    print(f"{'workload':<18} {'ravel':>12} {'peer':>12} {'ratio':>7}")
+    for n in names:
+        r, p = statistics.median(ravel_t[n]), statistics.median(peer_t[n])
+        print(f"{n:<18} {fmt(r):>12} {fmt(p):>12} {p / r:7.2f}")
+    for n in names:
+        r, p = statistics.median(ravel_t[n]), statistics.median(peer_t[n])
+        print(f"RATIO {n} {p / r:.3f}")
+
+
+def fmt(s):
+    return f"{s * 1e6:.3f} us" if s < 1e-3 else f"{s * 1e3:.3f} ms"
+
+
+ALL = ["np_add_16m", "np_exp_16m", "np_sum_axis0", "np_sum_axis1", "np_max_axis0",
+       "np_max_axis1", "np_matmul_256", "np_matmul_1024", "np_matmul_2048", "np_small_add",
+       "np_small_exp"]
+
+if __name__ == "__main__":
+    main()
