@@ -104,7 +104,7 @@ class SmallVector {
       heap_.resize(n);
     }
   }
-  T inline_[N] = {};
+  T inline_[N];  // only the first size_ are meaningful; left uninitialised on purpose
   std::vector<T> heap_;  // used only when more than N elements
   size_t size_ = 0;
 };

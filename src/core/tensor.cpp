@@ -5,27 +5,20 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/allocator.h"
 #include "core/dispatch.h"
 #include "core/iter.h"
 
 namespace ravel {
 
 // ---------------------------------------------------------------- storage
-namespace {
-constexpr size_t kAlignment = 64;
-}
-
-Storage::Storage(size_t nbytes) : nbytes_(nbytes), owned_(true) {
-  size_t rounded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  data_ = std::aligned_alloc(kAlignment, rounded);
-  RAVEL_CHECK(data_ != nullptr, "out of memory allocating ", nbytes, " bytes");
-}
+Storage::Storage(size_t nbytes) : data_(allocate_bytes(nbytes)), nbytes_(nbytes), owned_(true) {}
 
 Storage::Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)
     : data_(data), nbytes_(nbytes), deleter_(std::move(deleter)), owned_(false) {}
 
 Storage::~Storage() {
-  if (owned_) std::free(data_);
+  if (owned_) deallocate_bytes(data_, nbytes_);
   else if (deleter_) deleter_(data_);
 }
 
@@ -67,7 +60,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> st, Shape shape,
                                              Shape strides, int64_t offset, DType dtype) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>());
   impl->storage = std::move(st);
   impl->shape = std::move(shape);
   impl->strides = std::move(strides);
@@ -441,8 +434,8 @@ Tensor empty(const Shape& shape, DType dtype) {
   for (int64_t s : shape)
     RAVEL_CHECK(s >= 0, "empty: negative dimension ", s, " in shape ", shape);
   size_t nbytes = static_cast<size_t>(shape_numel(shape)) * itemsize(dtype);
-  return Tensor(make_impl(std::make_shared<Storage>(nbytes), shape, contiguous_strides(shape), 0,
-                          dtype));
+  return Tensor(make_impl(std::allocate_shared<Storage>(PoolAllocator<Storage>(), nbytes), shape,
+                          contiguous_strides(shape), 0, dtype));
 }
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter,
