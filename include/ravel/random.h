@@ -1,5 +1,6 @@
 // Random numbers from a seeded Generator: the same seed gives the same numbers on every run and
-// machine (Philox-free, a 64-bit PCG stream; not NumPy's bit stream).
+// machine. The stream is PCG32 (XSH-RR, 64-bit state, seeded through splitmix64); it is not
+// NumPy's bit stream, so values differ from numpy.random for the same seed (by design).
 //
 //   ravel::Generator gen(42);
 //   Tensor x = ravel::randn({3, 4}, gen);           // standard normal, float32
@@ -14,6 +15,15 @@
 
 namespace ravel {
 
+// Everything a Generator's future output depends on (the PCG state and the cached second normal
+// of the last Box-Muller pair), so a data loader or checkpoint can save and restore it.
+struct GeneratorState {
+  uint64_t state = 0, inc = 0;
+  bool has_spare_normal = false;
+  double spare_normal = 0.0;
+  bool operator==(const GeneratorState&) const = default;
+};
+
 class Generator {
  public:
   explicit Generator(uint64_t seed = 0x853c49e6748fea9bULL) { seed_(seed); }
@@ -24,9 +34,16 @@ class Generator {
   float next_float();           // uniform in [0, 1)
   double next_normal();         // standard normal
   uint64_t next_below(uint64_t n);  // uniform in [0, n), unbiased
-  // State, so a data loader or checkpoint can save and restore it.
-  std::pair<uint64_t, uint64_t> state() const { return {state_, inc_}; }
-  void set_state(std::pair<uint64_t, uint64_t> s) { state_ = s.first; inc_ = s.second; }
+  void advance(uint64_t delta);  // jump ahead as if next_u32() were called delta times
+  GeneratorState state() const {
+    return {state_, inc_, spare_normal_.has_value(), spare_normal_.value_or(0.0)};
+  }
+  void set_state(const GeneratorState& s) {
+    state_ = s.state;
+    inc_ = s.inc | 1;  // PCG needs an odd increment
+    spare_normal_.reset();
+    if (s.has_spare_normal) spare_normal_ = s.spare_normal;
+  }
 
  private:
   void seed_(uint64_t seed);

@@ -123,7 +123,8 @@ Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, int64_t offs
 static std::optional<Shape> view_strides(const Shape& old_shape, const Shape& old_strides,
                                          const Shape& new_shape) {
   Shape out(new_shape.size(), 0);
-  if (shape_numel(old_shape) == 0) return contiguous_strides(new_shape);
+  // empty or 0-d (one element): any shape of the same numel is a view
+  if (shape_numel(old_shape) == 0 || old_shape.empty()) return contiguous_strides(new_shape);
   int64_t view_d = static_cast<int64_t>(new_shape.size()) - 1;
   int64_t chunk_base_stride = old_strides.size() ? old_strides.back() : 1;
   int64_t tensor_numel = 1, view_numel = 1;
