@@ -1,5 +1,7 @@
 #include "core/allocator.h"
 
+#include <sys/mman.h>
+
 #include <array>
 #include <cstdlib>
 #include <vector>
@@ -36,10 +38,18 @@ ThreadCache& cache() {
   return c;
 }
 
+// Blocks of 4 MiB and more are 2 MiB aligned and asked to use transparent huge pages (as NumPy
+// does): first-touch page faults on 4 KiB pages otherwise cost more than a large add itself.
+constexpr size_t kHugeThreshold = size_t{4} << 20, kHugePage = size_t{2} << 20;
+
 void* system_alloc(size_t nbytes) {
-  size_t rounded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
+  const size_t align = nbytes >= kHugeThreshold ? kHugePage : kAlignment;
+  size_t rounded = (std::max<size_t>(nbytes, 1) + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, rounded);
   RAVEL_CHECK(p != nullptr, "out of memory allocating ", nbytes, " bytes");
+#ifdef MADV_HUGEPAGE
+  if (align == kHugePage) madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure is harmless
+#endif
   return p;
 }
 }  // namespace
