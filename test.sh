@@ -9,6 +9,9 @@ source scripts/deps.sh
 install_deps
 
 jobs=$(nproc)
+echo "== format (clang-format, .clang-format)"
+git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+
 echo "== build (release, -Werror)"
 cmake -S . -B build -G Ninja -DRAVEL_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"

@@ -1,7 +1,8 @@
 // ravel::Error — the one exception type ravel throws for bad input.
 //
 //   try { ravel::zeros({2, 3}).reshape({4}); }
-//   catch (const ravel::Error& e) { std::cerr << e.what(); }  // "reshape: cannot reshape [2, 3] ..."
+//   catch (const ravel::Error& e) { std::cerr << e.what(); }  // "reshape: cannot reshape [2, 3]
+//   ..."
 #pragma once
 #include <sstream>
 #include <stdexcept>
@@ -26,7 +27,8 @@ template <typename... Args>
 }  // namespace ravel
 
 // RAVEL_CHECK(cond, "op: what was wrong ", shape, " expected ...") throws ravel::Error.
-#define RAVEL_CHECK(cond, ...)                                  \
-  do {                                                          \
-    if (!(cond)) [[unlikely]] ::ravel::detail::throw_error(__VA_ARGS__); \
+#define RAVEL_CHECK(cond, ...)                   \
+  do {                                           \
+    if (!(cond)) [[unlikely]]                    \
+      ::ravel::detail::throw_error(__VA_ARGS__); \
   } while (0)

@@ -41,13 +41,13 @@ Tensor mul(const Tensor& a, const Tensor& b);
 // unary functions below; so do atan2, hypot, copysign and logaddexp (NumPy: float16/32/64).
 Tensor div(const Tensor& a, const Tensor& b);
 Tensor floor_divide(const Tensor& a, const Tensor& b);
-Tensor mod(const Tensor& a, const Tensor& b);  // sign of the divisor, as numpy.mod
+Tensor mod(const Tensor& a, const Tensor& b);   // sign of the divisor, as numpy.mod
 Tensor fmod(const Tensor& a, const Tensor& b);  // sign of the dividend, as C fmod
 Tensor pow(const Tensor& a, const Tensor& b);
-Tensor pow(const Tensor& a, const Scalar& b);  // integer ^ negative integer throws, as NumPy
+Tensor pow(const Tensor& a, const Scalar& b);      // integer ^ negative integer throws, as NumPy
 Tensor maximum(const Tensor& a, const Tensor& b);  // NaN propagates
 Tensor minimum(const Tensor& a, const Tensor& b);
-Tensor fmax(const Tensor& a, const Tensor& b);     // NaN ignored
+Tensor fmax(const Tensor& a, const Tensor& b);  // NaN ignored
 Tensor fmin(const Tensor& a, const Tensor& b);
 Tensor atan2(const Tensor& a, const Tensor& b);
 Tensor hypot(const Tensor& a, const Tensor& b);
@@ -107,7 +107,7 @@ Tensor tanh(const Tensor& a);
 Tensor asinh(const Tensor& a);
 Tensor acosh(const Tensor& a);
 Tensor atanh(const Tensor& a);
-Tensor erf(const Tensor& a);      // as math.erf (not in NumPy)
+Tensor erf(const Tensor& a);  // as math.erf (not in NumPy)
 Tensor erfc(const Tensor& a);
 Tensor sigmoid(const Tensor& a);  // 1 / (1 + exp(-x)) (not in NumPy)
 // floor, ceil, trunc and round keep integer and bool dtypes (NumPy >= 2.1; NumPy 1.x gives float);
@@ -189,7 +189,7 @@ Tensor cumprod(const Tensor& a, std::optional<int64_t> axis = std::nullopt,
 // ============================== sorting and search (sort.cpp) ===============================
 // NaN sorts after every number (NumPy's order); descending is the reverse order (NaN first) with
 // ties still in their original order. A 0-d tensor sorts to a copy of itself (NumPy raises).
-Tensor sort(const Tensor& a, int64_t axis = -1, bool descending = false);  // stable
+Tensor sort(const Tensor& a, int64_t axis = -1, bool descending = false);     // stable
 Tensor argsort(const Tensor& a, int64_t axis = -1, bool descending = false);  // stable, int64
 // Largest (or smallest) k along axis, sorted; returns (values, int64 indices). Ties: the lower
 // index first; NaN counts as the largest value (as torch.topk).
@@ -291,14 +291,20 @@ Tensor inv(const Tensor& a);  // singular: ravel::Error "inv: Singular matrix"
 Tensor solve(const Tensor& a, const Tensor& b);
 Tensor det(const Tensor& a);
 std::pair<Tensor, Tensor> slogdet(const Tensor& a);  // (sign, log|det|)
-Tensor cholesky(const Tensor& a);  // lower; reads the lower triangle
-std::pair<Tensor, Tensor> qr(const Tensor& a);  // reduced: Q [m,k], R [k,n]; signs may differ
-struct SVDResult { Tensor U, S, Vh; };
+Tensor cholesky(const Tensor& a);                    // lower; reads the lower triangle
+std::pair<Tensor, Tensor> qr(const Tensor& a);       // reduced: Q [m,k], R [k,n]; signs may differ
+struct SVDResult {
+  Tensor U, S, Vh;
+};
 SVDResult svd(const Tensor& a, bool full_matrices = true);  // vector signs may differ from NumPy
 // ascending eigenvalues, eigenvectors in columns; reads the lower triangle (UPLO='L')
 std::pair<Tensor, Tensor> eigh(const Tensor& a);
 // 2-D a only (as NumPy); rcond defaults to eps * max(m, n) (NumPy 2's default, rcond=None).
-struct LstsqResult { Tensor solution, residuals; int64_t rank; Tensor singular_values; };
+struct LstsqResult {
+  Tensor solution, residuals;
+  int64_t rank;
+  Tensor singular_values;
+};
 LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond = std::nullopt);
 Tensor matrix_rank(const Tensor& a);  // int64; tolerance S.max * max(m, n) * eps, as NumPy
 Tensor pinv(const Tensor& a);         // cuts singular values below 1e-15 * max (NumPy's rcond)

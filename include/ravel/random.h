@@ -28,13 +28,13 @@ class Generator {
  public:
   explicit Generator(uint64_t seed = 0x853c49e6748fea9bULL) { seed_(seed); }
   void manual_seed(uint64_t seed) { seed_(seed); }
-  uint64_t next_u64();          // uniform 64 bits
+  uint64_t next_u64();  // uniform 64 bits
   uint32_t next_u32();
-  double next_double();         // uniform in [0, 1)
-  float next_float();           // uniform in [0, 1)
-  double next_normal();         // standard normal
+  double next_double();             // uniform in [0, 1)
+  float next_float();               // uniform in [0, 1)
+  double next_normal();             // standard normal
   uint64_t next_below(uint64_t n);  // uniform in [0, n), unbiased
-  void advance(uint64_t delta);  // jump ahead as if next_u32() were called delta times
+  void advance(uint64_t delta);     // jump ahead as if next_u32() were called delta times
   GeneratorState state() const {
     return {state_, inc_, spare_normal_.has_value(), spare_normal_.value_or(0.0)};
   }
@@ -60,17 +60,17 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen = d
                DType dtype = kDefaultInt);
 Tensor uniform(double low, double high, const Shape& shape, Generator& gen = default_generator(),
                DType dtype = kDefaultFloat);
-Tensor normal(double mean, double stddev, const Shape& shape,
-              Generator& gen = default_generator(), DType dtype = kDefaultFloat);
+Tensor normal(double mean, double stddev, const Shape& shape, Generator& gen = default_generator(),
+              DType dtype = kDefaultFloat);
 // 1 with probability p (elementwise when p is a tensor), as float32 0/1 unless dtype given.
 Tensor bernoulli(double p, const Shape& shape, Generator& gen = default_generator(),
                  DType dtype = kDefaultFloat);
 Tensor bernoulli(const Tensor& p, Generator& gen = default_generator());
-Tensor permutation(int64_t n, Generator& gen = default_generator());  // int64
+Tensor permutation(int64_t n, Generator& gen = default_generator());        // int64
 Tensor permutation(const Tensor& a, Generator& gen = default_generator());  // shuffles axis 0
 // numpy.random.choice over arange(n) or the elements of a 1-D tensor.
-Tensor choice(int64_t n, int64_t size, bool replace = true,
-              std::optional<Tensor> p = std::nullopt, Generator& gen = default_generator());
+Tensor choice(int64_t n, int64_t size, bool replace = true, std::optional<Tensor> p = std::nullopt,
+              Generator& gen = default_generator());
 Tensor choice(const Tensor& a, int64_t size, bool replace = true,
               std::optional<Tensor> p = std::nullopt, Generator& gen = default_generator());
 

@@ -15,10 +15,14 @@ class SmallVector {
  public:
   SmallVector() = default;
   SmallVector(std::initializer_list<T> init) { assign(init.begin(), init.end()); }
-  SmallVector(const std::vector<T>& v) { assign(v.begin(), v.end()); }  // NOLINT: implicit on purpose
+  SmallVector(const std::vector<T>& v) {
+    assign(v.begin(), v.end());
+  }  // NOLINT: implicit on purpose
   explicit SmallVector(size_t n, T value = T()) { resize(n, value); }
   template <typename It>
-  SmallVector(It first, It last) { assign(first, last); }
+  SmallVector(It first, It last) {
+    assign(first, last);
+  }
   SmallVector(const SmallVector& o) { assign(o.begin(), o.end()); }
   SmallVector& operator=(const SmallVector& o) {
     if (this != &o) assign(o.begin(), o.end());
@@ -104,7 +108,7 @@ class SmallVector {
       heap_.resize(n);
     }
   }
-  T inline_[N];  // only the first size_ are meaningful; left uninitialised on purpose
+  T inline_[N];          // only the first size_ are meaningful; left uninitialised on purpose
   std::vector<T> heap_;  // used only when more than N elements
   size_t size_ = 0;
 };

@@ -120,36 +120,38 @@ class Tensor {
   void* raw_data() const;
   // The single element of a one-element tensor, converted to T.
   template <typename T>
-  T item() const { return item_scalar().to<T>(); }
+  T item() const {
+    return item_scalar().to<T>();
+  }
   Scalar item_scalar() const;
   // All elements, in C order, converted to T.
   template <typename T>
   std::vector<T> to_vector() const;
 
   // ---- copies and conversions ----
-  Tensor contiguous() const;      // this tensor if already C-contiguous, else a copy
-  Tensor clone() const;           // always a new contiguous copy
+  Tensor contiguous() const;                    // this tensor if already C-contiguous, else a copy
+  Tensor clone() const;                         // always a new contiguous copy
   Tensor to(DType t, bool copy = false) const;  // cast (NumPy astype with casting="unsafe")
 
   // ---- views (no copy) ----
   Tensor reshape(const Shape& shape) const;  // a view when strides allow, else a copy; -1 infers
   Tensor view(const Shape& shape) const;     // like reshape but throws if a copy would be needed
   Tensor flatten(int64_t start_axis = 0, int64_t end_axis = -1) const;
-  Tensor transpose() const;                              // reverse all axes (NumPy .T)
-  Tensor transpose(int64_t a, int64_t b) const;          // swap two axes
+  Tensor transpose() const;                      // reverse all axes (NumPy .T)
+  Tensor transpose(int64_t a, int64_t b) const;  // swap two axes
   Tensor permute(const Shape& axes) const;
-  Tensor expand(const Shape& shape) const;               // broadcast_to
+  Tensor expand(const Shape& shape) const;  // broadcast_to
   Tensor squeeze() const;
   Tensor squeeze(int64_t axis) const;
   Tensor unsqueeze(int64_t axis) const;
   Tensor slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> stop,
                int64_t step = 1) const;
-  Tensor select(int64_t axis, int64_t i) const;          // drops the axis
+  Tensor select(int64_t axis, int64_t i) const;  // drops the axis
   Tensor diagonal(int64_t offset = 0, int64_t axis1 = 0, int64_t axis2 = 1) const;
   Tensor as_strided(const Shape& shape, const Shape& strides, int64_t offset) const;
 
   // ---- indexing (NumPy semantics; see index.cpp) ----
-  Tensor index(const std::vector<Index>& idx) const;     // t[...]
+  Tensor index(const std::vector<Index>& idx) const;                       // t[...]
   Tensor& index_put_(const std::vector<Index>& idx, const Tensor& value);  // t[...] = value
   Tensor& index_put_(const std::vector<Index>& idx, const Scalar& value);
 
@@ -201,11 +203,11 @@ class Tensor {
 class Index {
  public:
   enum class Kind : uint8_t { Integer, Slice, NewAxis, Ellipsis, Tensor };
-  Index(int64_t i) : kind_(Kind::Integer), int_(i) {}   // NOLINT: implicit by design
-  Index(int i) : kind_(Kind::Integer), int_(i) {}       // NOLINT
-  Index(Slice s) : kind_(Kind::Slice), slice_(s) {}     // NOLINT
-  Index(NewAxis) : kind_(Kind::NewAxis) {}              // NOLINT
-  Index(EllipsisIndex) : kind_(Kind::Ellipsis) {}       // NOLINT
+  Index(int64_t i) : kind_(Kind::Integer), int_(i) {}              // NOLINT: implicit by design
+  Index(int i) : kind_(Kind::Integer), int_(i) {}                  // NOLINT
+  Index(Slice s) : kind_(Kind::Slice), slice_(s) {}                // NOLINT
+  Index(NewAxis) : kind_(Kind::NewAxis) {}                         // NOLINT
+  Index(EllipsisIndex) : kind_(Kind::Ellipsis) {}                  // NOLINT
   Index(Tensor t) : kind_(Kind::Tensor), tensor_(std::move(t)) {}  // NOLINT: bool mask or ints
   Kind kind() const { return kind_; }
   int64_t integer() const { return int_; }

@@ -11,9 +11,9 @@
 namespace ravel {
 
 namespace {
-constexpr int kClasses = 7;                 // 64, 128, ..., 4096 bytes
+constexpr int kClasses = 7;  // 64, 128, ..., 4096 bytes
 constexpr size_t kMaxSmall = 64u << (kClasses - 1);
-constexpr size_t kMaxCachedPerClass = 64;   // bounds what an idle thread keeps
+constexpr size_t kMaxCachedPerClass = 64;  // bounds what an idle thread keeps
 
 int size_class(size_t nbytes) {
   int c = 0;

@@ -8,8 +8,8 @@ namespace ravel {
 
 inline constexpr size_t kAlignment = 64;
 
-void* allocate_bytes(size_t nbytes);             // never null: throws ravel::Error
-void deallocate_bytes(void* p, size_t nbytes);   // nbytes as passed to allocate_bytes
+void* allocate_bytes(size_t nbytes);            // never null: throws ravel::Error
+void deallocate_bytes(void* p, size_t nbytes);  // nbytes as passed to allocate_bytes
 
 // std::allocator-compatible front to the same free lists, for allocate_shared of the small
 // objects every op creates (TensorImpl, Storage).

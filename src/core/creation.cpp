@@ -106,8 +106,10 @@ namespace {
 void infer_nested(const NestedList& l, size_t depth, Shape& shape, bool& any_float, bool& any_int,
                   bool& shape_known) {
   if (l.is_leaf()) {
-    RAVEL_CHECK(!shape_known || shape.size() == depth, "tensor: ragged nested list (a value at "
-                "depth ", depth, " where lists of shape ", shape, " were expected)");
+    RAVEL_CHECK(!shape_known || shape.size() == depth,
+                "tensor: ragged nested list (a value at "
+                "depth ",
+                depth, " where lists of shape ", shape, " were expected)");
     if (!shape_known) {
       shape.resize(depth);
       shape_known = true;
@@ -127,11 +129,13 @@ void infer_nested(const NestedList& l, size_t depth, Shape& shape, bool& any_flo
     shape.resize(depth + 1);
     shape_known = true;
   }
-  for (const auto& item : l.items()) infer_nested(item, depth + 1, shape, any_float, any_int, shape_known);
+  for (const auto& item : l.items())
+    infer_nested(item, depth + 1, shape, any_float, any_int, shape_known);
 }
 
 void collect_leaves(const NestedList& l, std::vector<Scalar>& out) {
-  if (l.is_leaf()) out.push_back(l.value());
+  if (l.is_leaf())
+    out.push_back(l.value());
   else
     for (const auto& item : l.items()) collect_leaves(item, out);
 }
@@ -150,8 +154,10 @@ Tensor tensor(const NestedList& values, std::optional<DType> dtype) {
     T* p = t.data_ptr<T>();
     for (size_t i = 0; i < leaves.size(); ++i) {
       const Scalar& s = leaves[i];
-      if (s.is_floating()) p[i] = cast_value<T>(s.to_double());
-      else p[i] = cast_value<T>(s.to_int());
+      if (s.is_floating())
+        p[i] = cast_value<T>(s.to_double());
+      else
+        p[i] = cast_value<T>(s.to_int());
     }
   });
   return t;

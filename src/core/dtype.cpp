@@ -14,8 +14,8 @@ size_t itemsize(DType t) {
 }
 
 const char* dtype_name(DType t) {
-  static constexpr const char* names[kNumDTypes] = {"bool",    "uint8",    "int8",    "int16",
-                                                    "int32",   "int64",    "float16", "bfloat16",
+  static constexpr const char* names[kNumDTypes] = {"bool",    "uint8",  "int8",    "int16",
+                                                    "int32",   "int64",  "float16", "bfloat16",
                                                     "float32", "float64"};
   return names[static_cast<int>(t)];
 }
@@ -37,14 +37,15 @@ int float_bits_for_int(DType t) {
   switch (t) {
     case DType::Bool:
     case DType::UInt8:
-    case DType::Int8: return 16;
-    case DType::Int16: return 32;
-    default: return 64;
+    case DType::Int8:
+      return 16;
+    case DType::Int16:
+      return 32;
+    default:
+      return 64;
   }
 }
-int float_bits(DType t) {
-  return t == DType::Float64 ? 64 : t == DType::Float32 ? 32 : 16;
-}
+int float_bits(DType t) { return t == DType::Float64 ? 64 : t == DType::Float32 ? 32 : 16; }
 DType float_of_bits(int bits) {
   return bits == 64 ? DType::Float64 : bits == 32 ? DType::Float32 : DType::Float16;
 }
@@ -57,7 +58,8 @@ DType promote_types(DType a, DType b) {
   bool fa = is_floating(a), fb = is_floating(b);
   if (fa && fb) {
     // bfloat16 is ravel's addition: it meets float16 at float32, otherwise the wider wins.
-    if ((a == DType::BFloat16 && b == DType::Float16) || (a == DType::Float16 && b == DType::BFloat16))
+    if ((a == DType::BFloat16 && b == DType::Float16) ||
+        (a == DType::Float16 && b == DType::BFloat16))
       return DType::Float32;
     if (a == DType::BFloat16) return float_bits(b) > 16 ? b : a;
     if (b == DType::BFloat16) return float_bits(a) > 16 ? a : b;
@@ -83,7 +85,9 @@ bool can_cast(DType from, DType to, const std::string& casting) {
   if (casting == "safe") return promote_types(from, to) == to;
   if (casting == "same_kind") {
     if (promote_types(from, to) == to) return true;
-    auto kind = [](DType t) { return t == DType::Bool ? 0 : is_floating(t) ? 3 : is_signed(t) ? 2 : 1; };
+    auto kind = [](DType t) {
+      return t == DType::Bool ? 0 : is_floating(t) ? 3 : is_signed(t) ? 2 : 1;
+    };
     return kind(from) <= kind(to) || (kind(from) == 1 && kind(to) == 2);
   }
   detail::throw_error("can_cast: unknown casting rule '", casting,

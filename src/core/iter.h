@@ -104,7 +104,8 @@ void map_kernel(const TensorIter& it, F&& f, int64_t grain = kParallelGrain) {
                   f(*reinterpret_cast<const In*>(p[I + 1] + i * s[I + 1])...);
             }
           }
-        }(std::index_sequence_for<In...>{});
+        }
+        (std::index_sequence_for<In...>{});
       },
       grain);
 }

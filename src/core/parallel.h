@@ -34,7 +34,7 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     return;
   }
   int64_t chunks = std::min<int64_t>(nt, (n + grain - 1) / grain);
-#pragma omp parallel num_threads(static_cast<int>(chunks))
+#pragma omp parallel num_threads(static_cast <int>(chunks))
   {
     int64_t t = 0, nthreads = 1;
 #ifdef _OPENMP

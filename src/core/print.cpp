@@ -96,7 +96,7 @@ FloatParts scientific_parts(T v, size_t min_digits = 0) {
   size_t e = s.find('e');
   size_t dot = s.find('.');
   size_t n_frac = dot < e ? e - dot - 1 : 0;
-  int exact = min_digits > 0                            ? static_cast<int>(min_digits)
+  int exact = min_digits > 0                             ? static_cast<int>(min_digits)
               : n_frac > static_cast<size_t>(kPrecision) ? kPrecision
                                                          : -1;
   if (exact >= 0) {  // both cases round the exact binary value, as Dragon4 does
@@ -214,8 +214,8 @@ struct Layout {
   size_t next = 0;
 
   // _extendLine: wrap when the word does not fit, unless the line holds only the indent.
-  static void extend_line(std::string& s, std::string& line, const std::string& word,
-                          int64_t width, const std::string& indent) {
+  static void extend_line(std::string& s, std::string& line, const std::string& word, int64_t width,
+                          const std::string& indent) {
     if (static_cast<int64_t>(line.size() + word.size()) > width && line.size() > indent.size()) {
       while (!line.empty() && line.back() == ' ') line.pop_back();
       s += line + "\n";

@@ -18,8 +18,10 @@ Storage::Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)
     : data_(data), nbytes_(nbytes), deleter_(std::move(deleter)), owned_(false) {}
 
 Storage::~Storage() {
-  if (owned_) deallocate_bytes(data_, nbytes_);
-  else if (deleter_) deleter_(data_);
+  if (owned_)
+    deallocate_bytes(data_, nbytes_);
+  else if (deleter_)
+    deleter_(data_);
 }
 
 // ---------------------------------------------------------------- shape helpers
@@ -70,9 +72,7 @@ static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> st, Shape 
 }
 
 // ---------------------------------------------------------------- metadata
-int64_t Tensor::size(int64_t axis) const {
-  return shape()[normalize_axis(axis, ndim(), "size")];
-}
+int64_t Tensor::size(int64_t axis) const { return shape()[normalize_axis(axis, ndim(), "size")]; }
 
 int64_t Tensor::numel() const { return shape_numel(shape()); }
 
@@ -97,24 +97,28 @@ void* Tensor::raw_data() const {
 }
 
 void Tensor::check_dtype(DType expected, const char* op) const {
-  RAVEL_CHECK(dtype() == expected, op, ": tensor has dtype ", dtype_name(dtype()),
-              " but ", dtype_name(expected), " was expected");
+  RAVEL_CHECK(dtype() == expected, op, ": tensor has dtype ", dtype_name(dtype()), " but ",
+              dtype_name(expected), " was expected");
 }
 
 Scalar Tensor::item_scalar() const {
-  RAVEL_CHECK(numel() == 1, "item: only a tensor with one element can be converted to a scalar, "
-              "got shape ", shape());
+  RAVEL_CHECK(numel() == 1,
+              "item: only a tensor with one element can be converted to a scalar, "
+              "got shape ",
+              shape());
   return visit_dtype(dtype(), [&]<typename T>() -> Scalar {
     T v = *static_cast<const T*>(raw_data());
-    if constexpr (std::is_same_v<T, bool>) return Scalar(v);
-    else return Scalar(v);
+    if constexpr (std::is_same_v<T, bool>)
+      return Scalar(v);
+    else
+      return Scalar(v);
   });
 }
 
 // ---------------------------------------------------------------- views
 Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, int64_t offset) const {
-  RAVEL_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape, " and strides ",
-              strides, " differ in length");
+  RAVEL_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape, " and strides ", strides,
+              " differ in length");
   return Tensor(make_impl(storage(), shape, strides, offset, dtype()));
 }
 
@@ -130,7 +134,8 @@ static std::optional<Shape> view_strides(const Shape& old_shape, const Shape& ol
   int64_t tensor_numel = 1, view_numel = 1;
   for (int64_t d = static_cast<int64_t>(old_shape.size()) - 1; d >= 0; --d) {
     tensor_numel *= old_shape[d];
-    if (d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
+    if (d == 0 ||
+        (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
       while (view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d] == 1)) {
         out[view_d] = view_numel * chunk_base_stride;
         view_numel *= new_shape[view_d];
@@ -165,8 +170,8 @@ static Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, c
                 " into shape ", shape);
     out[infer] = numel / known;
   }
-  RAVEL_CHECK(shape_numel(out) == numel, op, ": cannot reshape tensor of shape ", from,
-              " (", numel, " elements) into shape ", shape);
+  RAVEL_CHECK(shape_numel(out) == numel, op, ": cannot reshape tensor of shape ", from, " (", numel,
+              " elements) into shape ", shape);
   return out;
 }
 
@@ -199,8 +204,8 @@ Tensor Tensor::flatten(int64_t start_axis, int64_t end_axis) const {
 }
 
 Tensor Tensor::permute(const Shape& axes) const {
-  RAVEL_CHECK(static_cast<int64_t>(axes.size()) == ndim(), "permute: got ", axes.size(),
-              " axes ", axes, " for a tensor of dimension ", ndim());
+  RAVEL_CHECK(static_cast<int64_t>(axes.size()) == ndim(), "permute: got ", axes.size(), " axes ",
+              axes, " for a tensor of dimension ", ndim());
   Shape sh(axes.size()), st(axes.size());
   std::vector<bool> seen(axes.size(), false);
   for (size_t i = 0; i < axes.size(); ++i) {
@@ -239,7 +244,8 @@ Tensor Tensor::expand(const Shape& target) const {
       continue;
     }
     int64_t s = shape()[i - lead];
-    if (s == target[i]) st[i] = strides()[i - lead];
+    if (s == target[i])
+      st[i] = strides()[i - lead];
     else
       RAVEL_CHECK(s == 1, "broadcast_to: cannot broadcast shape ", shape(), " to ", target);
   }
@@ -258,8 +264,10 @@ Tensor Tensor::squeeze() const {
 
 Tensor Tensor::squeeze(int64_t axis) const {
   axis = normalize_axis(axis, ndim(), "squeeze");
-  RAVEL_CHECK(shape()[axis] == 1, "squeeze: cannot select an axis to squeeze out which has size "
-              "not equal to one (axis ", axis, " of shape ", shape(), ")");
+  RAVEL_CHECK(shape()[axis] == 1,
+              "squeeze: cannot select an axis to squeeze out which has size "
+              "not equal to one (axis ",
+              axis, " of shape ", shape(), ")");
   Shape sh = shape(), st = strides();
   sh.erase(axis);
   st.erase(axis);
@@ -308,8 +316,8 @@ Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<i
 Tensor Tensor::select(int64_t axis, int64_t i) const {
   axis = normalize_axis(axis, ndim(), "select");
   int64_t len = shape()[axis];
-  RAVEL_CHECK(i >= -len && i < len, "index ", i, " is out of bounds for axis ", axis,
-              " with size ", len);
+  RAVEL_CHECK(i >= -len && i < len, "index ", i, " is out of bounds for axis ", axis, " with size ",
+              len);
   if (i < 0) i += len;
   Shape sh = shape(), st = strides();
   sh.erase(axis);
@@ -340,8 +348,8 @@ Tensor Tensor::diagonal(int64_t off, int64_t axis1, int64_t axis2) const {
 // ---------------------------------------------------------------- iteration
 TensorIter::TensorIter(std::initializer_list<const Tensor*> operands) {
   nops_ = static_cast<int>(operands.size());
-  RAVEL_CHECK(nops_ >= 1 && nops_ <= kMaxOperands, "internal: TensorIter takes 1..",
-              kMaxOperands, " operands");
+  RAVEL_CHECK(nops_ >= 1 && nops_ <= kMaxOperands, "internal: TensorIter takes 1..", kMaxOperands,
+              " operands");
   const Tensor& first = **operands.begin();
   const Shape& full = first.shape();
   numel_ = shape_numel(full);
@@ -359,8 +367,7 @@ TensorIter::TensorIter(std::initializer_list<const Tensor*> operands) {
   for (size_t d = 0; d < full.size(); ++d) {
     if (full[d] == 1) continue;
     bool merge = !shape_.empty();
-    for (int o = 0; o < nops_ && merge; ++o)
-      merge = strides_[o].back() == st[o][d] * full[d];
+    for (int o = 0; o < nops_ && merge; ++o) merge = strides_[o].back() == st[o][d] * full[d];
     if (merge) {
       shape_.back() *= full[d];
       for (int o = 0; o < nops_; ++o) strides_[o].back() = st[o][d];
@@ -381,9 +388,12 @@ TensorIter::TensorIter(std::initializer_list<const Tensor*> operands) {
 Tensor& Tensor::fill_(const Scalar& v) {
   visit_dtype(dtype(), [&]<typename T>() {
     T value;
-    if constexpr (std::is_same_v<T, bool>) value = v.to_bool();
-    else if constexpr (is_float_v<T>) value = cast_value<T>(v.to_double());
-    else value = v.is_floating() ? cast_value<T>(v.to_double()) : static_cast<T>(v.to_int());
+    if constexpr (std::is_same_v<T, bool>)
+      value = v.to_bool();
+    else if constexpr (is_float_v<T>)
+      value = cast_value<T>(v.to_double());
+    else
+      value = v.is_floating() ? cast_value<T>(v.to_double()) : static_cast<T>(v.to_int());
     TensorIter it({this});
     it.for_each([&](char** p, const int64_t* s, int64_t n) {
       if (s[0] == static_cast<int64_t>(sizeof(T))) {
@@ -402,7 +412,8 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
   Tensor src = src_in.shape() == shape() ? src_in : src_in.expand(shape());
   if (src.shares_storage(*this) && !src.is_same(*this)) src = src.clone();  // overlap-safe
   if (src.dtype() == dtype() && is_contiguous() && src.is_contiguous()) {
-    if (numel() > 0 && raw_data() != src.raw_data()) std::memcpy(raw_data(), src.raw_data(), nbytes());
+    if (numel() > 0 && raw_data() != src.raw_data())
+      std::memcpy(raw_data(), src.raw_data(), nbytes());
   } else {
     TensorIter it({this, &src});
     visit_dtype(dtype(), [&]<typename To>() {
@@ -432,8 +443,7 @@ Tensor Tensor::to(DType t, bool copy) const {
 
 // ---------------------------------------------------------------- creation
 Tensor empty(const Shape& shape, DType dtype) {
-  for (int64_t s : shape)
-    RAVEL_CHECK(s >= 0, "empty: negative dimension ", s, " in shape ", shape);
+  for (int64_t s : shape) RAVEL_CHECK(s >= 0, "empty: negative dimension ", s, " in shape ", shape);
   size_t nbytes = static_cast<size_t>(shape_numel(shape)) * itemsize(dtype);
   return Tensor(make_impl(std::allocate_shared<Storage>(PoolAllocator<Storage>(), nbytes), shape,
                           contiguous_strides(shape), 0, dtype));
@@ -446,8 +456,8 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void
   RAVEL_CHECK(st.size() == shape.size(), "from_blob: strides ", st, " do not match shape ", shape);
   int64_t extent = 1;
   for (size_t d = 0; d < shape.size(); ++d) {
-    RAVEL_CHECK(shape[d] >= 0 && st[d] >= 0, "from_blob: negative size or stride in shape ",
-                shape, " strides ", st);
+    RAVEL_CHECK(shape[d] >= 0 && st[d] >= 0, "from_blob: negative size or stride in shape ", shape,
+                " strides ", st);
     if (shape[d] > 0) extent += (shape[d] - 1) * st[d];
   }
   if (shape_numel(shape) == 0) extent = 0;

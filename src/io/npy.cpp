@@ -27,7 +27,7 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
 constexpr size_t kMaxHeaderLen = size_t{1} << 20;  // NumPy's own limit is 10000 by default
-constexpr size_t kMaxDims = 64;                     // NumPy's NPY_MAXDIMS (2.x)
+constexpr size_t kMaxDims = 64;                    // NumPy's NPY_MAXDIMS (2.x)
 
 [[noreturn]] void fail(const std::string& what, const std::string& msg) {
   throw Error(what + ": " + msg);
@@ -46,7 +46,8 @@ class Source {
 
 class MemorySource : public Source {
  public:
-  MemorySource(const void* data, size_t size) : data_(static_cast<const char*>(data)), size_(size) {}
+  MemorySource(const void* data, size_t size)
+      : data_(static_cast<const char*>(data)), size_(size) {}
   size_t size() const override { return size_; }
   void read(size_t offset, size_t n, void* dst) const override {
     if (n) std::memcpy(dst, data_ + offset, n);
@@ -64,7 +65,8 @@ using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 FilePtr open_for_reading(const std::string& path, const char* op) {
   FilePtr f(std::fopen(path.c_str(), "rb"));
-  if (!f) fail(std::string(op) + ": '" + path + "'", std::string("cannot open: ") + std::strerror(errno));
+  if (!f)
+    fail(std::string(op) + ": '" + path + "'", std::string("cannot open: ") + std::strerror(errno));
   struct stat st;
   if (fstat(fileno(f.get()), &st) != 0 || !S_ISREG(st.st_mode))
     fail(std::string(op) + ": '" + path + "'", "not a regular file");
@@ -95,10 +97,10 @@ class FileSource : public Source {
 // How the elements are stored in the file, and the ravel dtype they load as. uint16/uint32
 // (absent from ravel) are widened losslessly to int32/int64.
 struct FileType {
-  DType dtype;           // what the tensor gets
-  size_t size;           // bytes per element in the file
-  char kind;             // 'b', 'u', 'i', 'f'
-  bool swap = false;     // stored big-endian (on this little-endian machine: opposite order)
+  DType dtype;        // what the tensor gets
+  size_t size;        // bytes per element in the file
+  char kind;          // 'b', 'u', 'i', 'f'
+  bool swap = false;  // stored big-endian (on this little-endian machine: opposite order)
 };
 
 bool host_is_little() { return std::endian::native == std::endian::little; }
@@ -115,24 +117,41 @@ FileType parse_descr(const std::string& descr, const std::string& what) {
   std::string_view num(descr.data() + 2, descr.size() - 2);
   if (order != '<' && order != '>' && order != '|' && order != '=') bad();
   size_t size = 0;
-  if (num == "1") size = 1;
-  else if (num == "2") size = 2;
-  else if (num == "4") size = 4;
-  else if (num == "8") size = 8;
-  else bad();
+  if (num == "1")
+    size = 1;
+  else if (num == "2")
+    size = 2;
+  else if (num == "4")
+    size = 4;
+  else if (num == "8")
+    size = 8;
+  else
+    bad();
   DType dt = DType::Bool;
-  if (kind == 'b' && size == 1) dt = DType::Bool;
-  else if (kind == 'u' && size == 1) dt = DType::UInt8;
-  else if (kind == 'u' && size == 2) dt = DType::Int32;
-  else if (kind == 'u' && size == 4) dt = DType::Int64;
-  else if (kind == 'i' && size == 1) dt = DType::Int8;
-  else if (kind == 'i' && size == 2) dt = DType::Int16;
-  else if (kind == 'i' && size == 4) dt = DType::Int32;
-  else if (kind == 'i' && size == 8) dt = DType::Int64;
-  else if (kind == 'f' && size == 2) dt = DType::Float16;
-  else if (kind == 'f' && size == 4) dt = DType::Float32;
-  else if (kind == 'f' && size == 8) dt = DType::Float64;
-  else bad();
+  if (kind == 'b' && size == 1)
+    dt = DType::Bool;
+  else if (kind == 'u' && size == 1)
+    dt = DType::UInt8;
+  else if (kind == 'u' && size == 2)
+    dt = DType::Int32;
+  else if (kind == 'u' && size == 4)
+    dt = DType::Int64;
+  else if (kind == 'i' && size == 1)
+    dt = DType::Int8;
+  else if (kind == 'i' && size == 2)
+    dt = DType::Int16;
+  else if (kind == 'i' && size == 4)
+    dt = DType::Int32;
+  else if (kind == 'i' && size == 8)
+    dt = DType::Int64;
+  else if (kind == 'f' && size == 2)
+    dt = DType::Float16;
+  else if (kind == 'f' && size == 4)
+    dt = DType::Float32;
+  else if (kind == 'f' && size == 8)
+    dt = DType::Float64;
+  else
+    bad();
   bool big = order == '>' || (order == '=' && !host_is_little());
   return FileType{dt, size, kind, size > 1 && big == host_is_little()};
 }
@@ -141,16 +160,25 @@ FileType parse_descr(const std::string& descr, const std::string& what) {
 const char* descr_of(DType t) {
   bool le = host_is_little();
   switch (t) {
-    case DType::Bool: return "|b1";
-    case DType::UInt8: return "|u1";
-    case DType::Int8: return "|i1";
-    case DType::Int16: return le ? "<i2" : ">i2";
-    case DType::Int32: return le ? "<i4" : ">i4";
-    case DType::Int64: return le ? "<i8" : ">i8";
-    case DType::Float16: return le ? "<f2" : ">f2";
+    case DType::Bool:
+      return "|b1";
+    case DType::UInt8:
+      return "|u1";
+    case DType::Int8:
+      return "|i1";
+    case DType::Int16:
+      return le ? "<i2" : ">i2";
+    case DType::Int32:
+      return le ? "<i4" : ">i4";
+    case DType::Int64:
+      return le ? "<i8" : ">i8";
+    case DType::Float16:
+      return le ? "<f2" : ">f2";
     case DType::BFloat16:
-    case DType::Float32: return le ? "<f4" : ">f4";
-    case DType::Float64: return le ? "<f8" : ">f8";
+    case DType::Float32:
+      return le ? "<f4" : ">f4";
+    case DType::Float64:
+      return le ? "<f8" : ">f8";
   }
   return "?";
 }
@@ -197,8 +225,10 @@ class HeaderParser {
         fail(what_, "unexpected key '" + key + "' in the header");
       }
       skip_ws();
-      if (peek() == ',') ++pos_;
-      else if (peek() != '}') error("expected ',' or '}'");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != '}')
+        error("expected ',' or '}'");
     }
     ++pos_;
     skip_ws();
@@ -215,8 +245,8 @@ class HeaderParser {
   }
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip_ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                s_[pos_] == '\r'))
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
       ++pos_;
   }
   void expect(char c) {
@@ -235,8 +265,14 @@ class HeaderParser {
     return out;
   }
   bool parse_bool() {
-    if (s_.substr(pos_, 4) == "True") { pos_ += 4; return true; }
-    if (s_.substr(pos_, 5) == "False") { pos_ += 5; return false; }
+    if (s_.substr(pos_, 4) == "True") {
+      pos_ += 4;
+      return true;
+    }
+    if (s_.substr(pos_, 5) == "False") {
+      pos_ += 5;
+      return false;
+    }
     error("expected True or False");
   }
   Shape parse_shape() {
@@ -258,8 +294,10 @@ class HeaderParser {
       if (shape.size() >= kMaxDims) fail(what_, "shape has more than 64 dimensions");
       shape.push_back(v);
       skip_ws();
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') error("expected ',' or ')' in shape");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        error("expected ',' or ')' in shape");
     }
     ++pos_;
     return shape;
@@ -269,9 +307,14 @@ class HeaderParser {
     int depth = 0;
     while (pos_ < s_.size()) {
       char c = s_[pos_++];
-      if (c == '[' || c == '(') ++depth;
-      else if ((c == ']' || c == ')') && --depth <= 0) return;
-      else if (depth == 0 && (c == ',' || c == '}')) { --pos_; return; }
+      if (c == '[' || c == '(')
+        ++depth;
+      else if ((c == ']' || c == ')') && --depth <= 0)
+        return;
+      else if (depth == 0 && (c == ',' || c == '}')) {
+        --pos_;
+        return;
+      }
     }
   }
 
@@ -292,7 +335,8 @@ std::string shape_str(const Shape& s) {
 Tensor read_npy(const Source& src, const std::string& what) {
   const size_t total = src.size();
   unsigned char pre[12];
-  if (total < 10) fail(what, "file too short (" + std::to_string(total) + " bytes) for an npy header");
+  if (total < 10)
+    fail(what, "file too short (" + std::to_string(total) + " bytes) for an npy header");
   src.read(0, 10, pre);
   if (std::memcmp(pre, kMagic, kMagicLen) != 0) fail(what, "bad magic: not an npy file");
   int major = pre[6], minor = pre[7];
@@ -306,14 +350,14 @@ Tensor read_npy(const Source& src, const std::string& what) {
     header_len = pre[8] | (size_t{pre[9]} << 8) | (size_t{pre[10]} << 16) | (size_t{pre[11]} << 24);
     header_start = 12;
   } else {
-    fail(what, "unsupported npy format version " + std::to_string(major) + "." +
-                   std::to_string(minor));
+    fail(what,
+         "unsupported npy format version " + std::to_string(major) + "." + std::to_string(minor));
   }
   if (header_len > kMaxHeaderLen)
     fail(what, "header length " + std::to_string(header_len) + " exceeds the limit of 1 MiB");
   if (header_len > total - header_start)
-    fail(what, "header length " + std::to_string(header_len) + " goes beyond the end of the file (" +
-                   std::to_string(total) + " bytes)");
+    fail(what, "header length " + std::to_string(header_len) +
+                   " goes beyond the end of the file (" + std::to_string(total) + " bytes)");
   std::string header(header_len, '\0');
   src.read(header_start, header_len, header.data());
   auto h = HeaderParser(header, what).parse();
@@ -332,7 +376,8 @@ Tensor read_npy(const Source& src, const std::string& what) {
   const size_t need = static_cast<size_t>(numel) * ft.size;
   if (need > total - data_start)
     fail(what, "data is " + std::to_string(total - data_start) + " bytes but shape " +
-                   shape_str(h.shape) + " of " + h.descr + " needs " + std::to_string(need) + " bytes");
+                   shape_str(h.shape) + " of " + h.descr + " needs " + std::to_string(need) +
+                   " bytes");
 
   // Fortran order: the data is the C-order data of the reversed shape; transpose back.
   Shape stored = h.shape;
@@ -420,7 +465,9 @@ template <typename WriteFn>
 void atomic_write(const std::string& path, const char* op, WriteFn&& write_all) {
   std::string tmpl = path + ".tmp.XXXXXX";
   int fd = mkstemp(tmpl.data());
-  if (fd < 0) fail(std::string(op) + ": '" + path + "'", std::string("cannot create: ") + std::strerror(errno));
+  if (fd < 0)
+    fail(std::string(op) + ": '" + path + "'",
+         std::string("cannot create: ") + std::strerror(errno));
   auto cleanup_fail = [&](const std::string& msg) {
     int err = errno;
     close(fd);
@@ -448,7 +495,8 @@ void atomic_write(const std::string& path, const char* op, WriteFn&& write_all) 
   if (fsync(fd) != 0) cleanup_fail("fsync failed");
   if (close(fd) != 0) {
     unlink(tmpl.c_str());
-    fail(std::string(op) + ": '" + path + "'", std::string("close failed: ") + std::strerror(errno));
+    fail(std::string(op) + ": '" + path + "'",
+         std::string("close failed: ") + std::strerror(errno));
   }
   if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
     int err = errno;
@@ -461,8 +509,14 @@ void atomic_write(const std::string& path, const char* op, WriteFn&& write_all) 
 uint32_t rd16(const unsigned char* p) { return p[0] | (uint32_t{p[1]} << 8); }
 uint32_t rd32(const unsigned char* p) { return rd16(p) | (rd16(p + 2) << 16); }
 uint64_t rd64(const unsigned char* p) { return rd32(p) | (uint64_t{rd32(p + 4)} << 32); }
-void wr16(std::string& s, uint32_t v) { s += static_cast<char>(v & 0xff); s += static_cast<char>((v >> 8) & 0xff); }
-void wr32(std::string& s, uint32_t v) { wr16(s, v & 0xffff); wr16(s, v >> 16); }
+void wr16(std::string& s, uint32_t v) {
+  s += static_cast<char>(v & 0xff);
+  s += static_cast<char>((v >> 8) & 0xff);
+}
+void wr32(std::string& s, uint32_t v) {
+  wr16(s, v & 0xffff);
+  wr16(s, v >> 16);
+}
 
 uint32_t crc32_of(const unsigned char* p, size_t n) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -503,7 +557,8 @@ std::vector<unsigned char> inflate_raw(const unsigned char* in, size_t in_size, 
   out.resize(out_size);
   inflateEnd(&zs);
   if (rc != Z_STREAM_END)
-    fail(what, std::string("bad deflate stream") + (zs.msg ? std::string(" (") + zs.msg + ")" : "") +
+    fail(what, std::string("bad deflate stream") +
+                   (zs.msg ? std::string(" (") + zs.msg + ")" : "") +
                    " or size differs from the zip directory");
   if (produced != out_size)
     fail(what, "decompressed to " + std::to_string(produced) + " bytes, zip directory says " +
@@ -551,7 +606,8 @@ std::map<std::string, Tensor> read_npz(const unsigned char* p, size_t n, const s
   if (cd_off > n || cd_size > n - cd_off)
     fail(what, "central directory (offset " + std::to_string(cd_off) + ", size " +
                    std::to_string(cd_size) + ") lies outside the file");
-  if (count > cd_size / 46) fail(what, "central directory too small for its " + std::to_string(count) + " entries");
+  if (count > cd_size / 46)
+    fail(what, "central directory too small for its " + std::to_string(count) + " entries");
 
   std::map<std::string, Tensor> out;
   // Entries may share data; a total cap keeps many entries from multiplying the memory.
@@ -614,11 +670,12 @@ std::map<std::string, Tensor> read_npz(const unsigned char* p, size_t n, const s
     } else {
       fail(member, "unsupported zip compression method " + std::to_string(method));
     }
-    if (crc32_of(bytes, uncomp) != crc)
-      fail(member, "CRC-32 mismatch (corrupt data)");
+    if (crc32_of(bytes, uncomp) != crc) fail(member, "CRC-32 mismatch (corrupt data)");
     std::string key = name;
-    if (key.size() >= 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
-    else fail(member, "is not an .npy file");
+    if (key.size() >= 4 && key.compare(key.size() - 4, 4, ".npy") == 0)
+      key.resize(key.size() - 4);
+    else
+      fail(member, "is not an .npy file");
     if (out.count(key)) fail(member, "appears twice in the archive");
     out.emplace(key, read_npy(MemorySource(bytes, uncomp), member));
   }
@@ -667,8 +724,8 @@ void save_npz(const std::string& path, const std::map<std::string, Tensor>& arra
   std::string file, dir;
   uint32_t count = 0;
   for (const auto& [key, t] : arrays) {
-    RAVEL_CHECK(!key.empty() && key.size() < 60000, "save_npz: '", path, "': bad array name '",
-                key, "'");
+    RAVEL_CHECK(!key.empty() && key.size() < 60000, "save_npz: '", path, "': bad array name '", key,
+                "'");
     std::string name = key + ".npy";
     std::string plain = to_npy_bytes(t);
     const size_t plain_size = plain.size();
@@ -699,9 +756,9 @@ void save_npz(const std::string& path, const std::map<std::string, Tensor>& arra
     wr32(dir, 0x02014b50);
     wr16(dir, 20);  // version made by
     common(dir);
-    wr16(dir, 0);  // comment length
-    wr16(dir, 0);  // disk
-    wr16(dir, 0);  // internal attributes
+    wr16(dir, 0);            // comment length
+    wr16(dir, 0);            // disk
+    wr16(dir, 0);            // internal attributes
     wr32(dir, 0644u << 16);  // external attributes: a regular file, rw-r--r--
     wr32(dir, offset);
     dir += name;

@@ -40,7 +40,7 @@ C float_divmod(C a, C b, C* modulus) {
 }
 
 template <typename C>
-constexpr bool is_signed_int = std::is_integral_v<C> && std::is_signed_v<C>;
+constexpr bool is_signed_int = std::is_integral_v<C>&& std::is_signed_v<C>;
 
 // Integer division and remainder never trap: x / 0 and x % 0 give 0 (as NumPy), and
 // MIN / -1 wraps.
@@ -129,8 +129,10 @@ constexpr auto kLeftShift = [](auto x, auto y) {
 constexpr auto kRightShift = [](auto x, auto y) {
   using C = decltype(x);
   if (static_cast<uint64_t>(y) >= sizeof(C) * 8) {
-    if constexpr (std::is_signed_v<C>) return C(x < 0 ? -1 : 0);
-    else return C(0);
+    if constexpr (std::is_signed_v<C>)
+      return C(x < 0 ? -1 : 0);
+    else
+      return C(0);
   }
   return static_cast<C>(x >> y);
 };
@@ -208,9 +210,9 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 
 // ---------------------------------------------------------------- tensor op scalar
-#define RAVEL_BINARY_SCALAR(name, rule, fn)                            \
-  Tensor name(const Tensor& a, const Scalar& b) {                      \
-    return ew::binary_scalar<rule>(#name, a, b, false, fn);            \
+#define RAVEL_BINARY_SCALAR(name, rule, fn)                 \
+  Tensor name(const Tensor& a, const Scalar& b) {           \
+    return ew::binary_scalar<rule>(#name, a, b, false, fn); \
   }
 RAVEL_BINARY_SCALAR(add, Rule::Arith, kAdd)
 RAVEL_BINARY_SCALAR(sub, Rule::ArithNoBool, kSub)
@@ -259,9 +261,9 @@ Tensor operator<(const Tensor& a, const Tensor& b) { return less(a, b); }
 Tensor operator<=(const Tensor& a, const Tensor& b) { return less_equal(a, b); }
 Tensor operator>(const Tensor& a, const Tensor& b) { return greater(a, b); }
 Tensor operator>=(const Tensor& a, const Tensor& b) { return greater_equal(a, b); }
-#define RAVEL_COMPARE_SCALAR(op, name, fn)                            \
-  Tensor operator op(const Tensor& a, const Scalar& b) {              \
-    return ew::binary_scalar<Rule::Compare>(name, a, b, false, fn);   \
+#define RAVEL_COMPARE_SCALAR(op, name, fn)                          \
+  Tensor operator op(const Tensor& a, const Scalar& b) {            \
+    return ew::binary_scalar<Rule::Compare>(name, a, b, false, fn); \
   }
 RAVEL_COMPARE_SCALAR(==, "equal", kEq)
 RAVEL_COMPARE_SCALAR(!=, "not_equal", kNe)
@@ -277,14 +279,14 @@ Tensor operator~(const Tensor& a) { return bitwise_not(a); }
 Tensor operator!(const Tensor& a) { return logical_not(a); }
 
 // ---------------------------------------------------------------- in-place
-#define RAVEL_INPLACE(name, rule, fn)                                                  \
-  Tensor& Tensor::name(const Tensor& o) {                                              \
-    ew::inplace<rule>(#name, *this, o, fn);                                            \
-    return *this;                                                                      \
-  }                                                                                    \
-  Tensor& Tensor::name(const Scalar& o) {                                              \
-    ew::inplace_scalar<rule>(#name, *this, o, fn);                                     \
-    return *this;                                                                      \
+#define RAVEL_INPLACE(name, rule, fn)              \
+  Tensor& Tensor::name(const Tensor& o) {          \
+    ew::inplace<rule>(#name, *this, o, fn);        \
+    return *this;                                  \
+  }                                                \
+  Tensor& Tensor::name(const Scalar& o) {          \
+    ew::inplace_scalar<rule>(#name, *this, o, fn); \
+    return *this;                                  \
   }
 RAVEL_INPLACE(add_, Rule::Arith, kAdd)
 RAVEL_INPLACE(sub_, Rule::ArithNoBool, kSub)
@@ -297,8 +299,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   DType dt = promote_types(a.dtype(), b.dtype());
   Shape shape = cond.shape();
   if (a.shape() != shape || b.shape() != shape)
-    shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(),
-                             "where");
+    shape =
+        broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   auto prep = [&](const Tensor& t, DType d) {
     Tensor r = t.dtype() == d ? t : t.to(d);
     return r.shape() == shape ? r : r.expand(shape);
@@ -319,18 +321,25 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
         return;
       }
       for (int64_t i = 0; i < n; ++i) {
-        *reinterpret_cast<T*>(p[0] + i * s[0]) =
-            *reinterpret_cast<const bool*>(p[1] + i * s[1])
-                ? *reinterpret_cast<const T*>(p[2] + i * s[2])
-                : *reinterpret_cast<const T*>(p[3] + i * s[3]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const bool*>(p[1] + i * s[1])
+                                                     ? *reinterpret_cast<const T*>(p[2] + i * s[2])
+                                                     : *reinterpret_cast<const T*>(p[3] + i * s[3]);
       }
     });
   };
   switch (itemsize(dt)) {
-    case 1: run.template operator()<uint8_t>(); break;
-    case 2: run.template operator()<uint16_t>(); break;
-    case 4: run.template operator()<uint32_t>(); break;
-    default: run.template operator()<uint64_t>(); break;
+    case 1:
+      run.template operator()<uint8_t>();
+      break;
+    case 2:
+      run.template operator()<uint16_t>();
+      break;
+    case 4:
+      run.template operator()<uint32_t>();
+      break;
+    default:
+      run.template operator()<uint64_t>();
+      break;
   }
   return out;
 }

@@ -32,9 +32,9 @@ enum class Rule : uint8_t {
   Shift,        // integers only; bool computed as int8
   Close,        // isclose: floats in their dtype, integers in float64; bool result
   // unary only
-  Keep,         // same dtype (abs, floor, ...)
-  KeepNoBool,   // same dtype, bool rejected (negative, sign)
-  Predicate,    // any dtype, bool result (isnan, logical_not)
+  Keep,        // same dtype (abs, floor, ...)
+  KeepNoBool,  // same dtype, bool rejected (negative, sign)
+  Predicate,   // any dtype, bool result (isnan, logical_not)
 };
 
 template <Rule R, typename T>
@@ -43,13 +43,19 @@ inline constexpr bool rule_allows = [] {
   switch (R) {
     case Rule::ArithNoBool:
     case Rule::ArithInt8:
-    case Rule::KeepNoBool: return !is_bool;
+    case Rule::KeepNoBool:
+      return !is_bool;
     case Rule::Float:
-    case Rule::Close: return is_float_v<T>;
-    case Rule::Logical: return is_bool;
-    case Rule::Bitwise: return !is_float_v<T>;
-    case Rule::Shift: return !is_float_v<T> && !is_bool;
-    default: return true;
+    case Rule::Close:
+      return is_float_v<T>;
+    case Rule::Logical:
+      return is_bool;
+    case Rule::Bitwise:
+      return !is_float_v<T>;
+    case Rule::Shift:
+      return !is_float_v<T> && !is_bool;
+    default:
+      return true;
   }
 }();
 
@@ -64,16 +70,21 @@ inline DType compute_dtype(Rule r, DType p, const char* op) {
     case Rule::KeepNoBool:
       RAVEL_CHECK(p != DType::Bool, op, ": not supported for bool tensors");
       return p;
-    case Rule::ArithInt8: return p == DType::Bool ? DType::Int8 : p;
-    case Rule::Float: return is_floating(p) ? p : kDefaultFloat;
-    case Rule::Logical: return DType::Bool;
+    case Rule::ArithInt8:
+      return p == DType::Bool ? DType::Int8 : p;
+    case Rule::Float:
+      return is_floating(p) ? p : kDefaultFloat;
+    case Rule::Logical:
+      return DType::Bool;
     case Rule::Bitwise:
     case Rule::Shift:
       RAVEL_CHECK(!is_floating(p), op, ": not supported for dtype ", dtype_name(p),
                   " (integer and bool tensors only)");
       return p == DType::Bool && r == Rule::Shift ? DType::Int8 : p;
-    case Rule::Close: return is_floating(p) ? p : DType::Float64;
-    default: return p;
+    case Rule::Close:
+      return is_floating(p) ? p : DType::Float64;
+    default:
+      return p;
   }
 }
 
@@ -85,26 +96,35 @@ using wide_u = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_
 
 template <typename T>
 inline T wrap_add(T x, T y) {
-  if constexpr (std::is_same_v<T, bool>) return x || y;
-  else if constexpr (std::is_integral_v<T>) return static_cast<T>(wide_u<T>(x) + wide_u<T>(y));
-  else return x + y;
+  if constexpr (std::is_same_v<T, bool>)
+    return x || y;
+  else if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(wide_u<T>(x) + wide_u<T>(y));
+  else
+    return x + y;
 }
 template <typename T>
 inline T wrap_sub(T x, T y) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
     return static_cast<T>(wide_u<T>(x) - wide_u<T>(y));
-  else return x - y;
+  else
+    return x - y;
 }
 template <typename T>
 inline T wrap_mul(T x, T y) {
-  if constexpr (std::is_same_v<T, bool>) return x && y;
-  else if constexpr (std::is_integral_v<T>) return static_cast<T>(wide_u<T>(x) * wide_u<T>(y));
-  else return x * y;
+  if constexpr (std::is_same_v<T, bool>)
+    return x && y;
+  else if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(wide_u<T>(x) * wide_u<T>(y));
+  else
+    return x * y;
 }
 template <typename T>
 inline T wrap_neg(T x) {
-  if constexpr (std::is_integral_v<T>) return static_cast<T>(wide_u<T>(0) - wide_u<T>(x));
-  else return -x;
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(wide_u<T>(0) - wide_u<T>(x));
+  else
+    return -x;
 }
 
 // ------------------------------------------------------------------ loops
@@ -113,8 +133,8 @@ inline T wrap_neg(T x) {
 // flatten: the op lambdas and vec_math functions must be inlined for the loops to vectorise,
 // and GCC's inliner gives up on them in files that instantiate many loops.
 template <typename Out, typename T, typename F>
-[[gnu::flatten]] inline void binary_run(char* o, int64_t so, const char* x, int64_t sx, const char* y, int64_t sy,
-                       int64_t n, const F& f) {
+[[gnu::flatten]] inline void binary_run(char* o, int64_t so, const char* x, int64_t sx,
+                                        const char* y, int64_t sy, int64_t n, const F& f) {
   using C = compute_t<T>;
   constexpr int64_t kO = sizeof(Out), kT = sizeof(T);
   auto g = [&f](C a, C b) { return cast_value<Out>(f(a, b)); };
@@ -138,13 +158,15 @@ template <typename Out, typename T, typename F>
     }
   }
   for (int64_t i = 0; i < n; ++i) {
-    *reinterpret_cast<Out*>(o + i * so) = g(static_cast<C>(*reinterpret_cast<const T*>(x + i * sx)),
-                                            static_cast<C>(*reinterpret_cast<const T*>(y + i * sy)));
+    *reinterpret_cast<Out*>(o + i * so) =
+        g(static_cast<C>(*reinterpret_cast<const T*>(x + i * sx)),
+          static_cast<C>(*reinterpret_cast<const T*>(y + i * sy)));
   }
 }
 
 template <typename Out, typename In, typename G>
-[[gnu::flatten]] inline void unary_run(char* o, int64_t so, const char* x, int64_t sx, int64_t n, const G& g) {
+[[gnu::flatten]] inline void unary_run(char* o, int64_t so, const char* x, int64_t sx, int64_t n,
+                                       const G& g) {
   if (so == static_cast<int64_t>(sizeof(Out)) && sx == static_cast<int64_t>(sizeof(In))) {
     Out* out = reinterpret_cast<Out*>(o);
     const In* xp = reinterpret_cast<const In*>(x);
@@ -158,8 +180,10 @@ template <typename Out, typename In, typename G>
 // parallel_for, with the small case decided before asking OpenMP anything.
 template <typename Fn>
 inline void split(int64_t n, Fn&& fn) {
-  if (n < 2 * kParallelGrain) fn(int64_t{0}, n);
-  else parallel_for(n, kParallelGrain, fn);
+  if (n < 2 * kParallelGrain)
+    fn(int64_t{0}, n);
+  else
+    parallel_for(n, kParallelGrain, fn);
 }
 
 // Runs out = f(x, y) over tensors of one shape; x and y have the compute dtype. Either may be
@@ -190,8 +214,10 @@ void run_binary(const Tensor& out, const Tensor* x, const Tensor* y, const T* sc
     TensorIter it({&out, x ? x : y});
     const char* sc = reinterpret_cast<const char*>(scalar);
     it.for_each([&](char** p, const int64_t* s, int64_t m) {
-      if (x) binary_run<Out, T>(p[0], s[0], p[1], s[1], sc, 0, m, f);
-      else binary_run<Out, T>(p[0], s[0], sc, 0, p[1], s[1], m, f);
+      if (x)
+        binary_run<Out, T>(p[0], s[0], p[1], s[1], sc, 0, m, f);
+      else
+        binary_run<Out, T>(p[0], s[0], sc, 0, p[1], s[1], m, f);
     });
   }
 }
@@ -200,13 +226,18 @@ void run_binary(const Tensor& out, const Tensor* x, const Tensor* y, const T* sc
 // The range of an integer dtype (int64's for the others).
 inline std::pair<int64_t, int64_t> int_range(DType t) {
   switch (t) {
-    case DType::Bool: return {0, 1};
-    case DType::UInt8: return {0, 255};
-    case DType::Int8: return {-128, 127};
-    case DType::Int16: return {-32768, 32767};
+    case DType::Bool:
+      return {0, 1};
+    case DType::UInt8:
+      return {0, 255};
+    case DType::Int8:
+      return {-128, 127};
+    case DType::Int16:
+      return {-32768, 32767};
     case DType::Int32:
       return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
-    default: return {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
+    default:
+      return {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
   }
 }
 inline bool int_fits(int64_t v, DType t) {
@@ -230,9 +261,12 @@ inline DType scalar_compute_dtype(Rule r, DType t, const Scalar& s, const char* 
 
 template <typename T>
 inline T scalar_as(const Scalar& s) {
-  if constexpr (std::is_same_v<T, bool>) return s.to_bool();
-  else if constexpr (is_float_v<T>) return cast_value<T>(s.to_double());
-  else return s.is_floating() ? cast_value<T>(s.to_double()) : static_cast<T>(s.to_int());
+  if constexpr (std::is_same_v<T, bool>)
+    return s.to_bool();
+  else if constexpr (is_float_v<T>)
+    return cast_value<T>(s.to_double());
+  else
+    return s.is_floating() ? cast_value<T>(s.to_double()) : static_cast<T>(s.to_int());
 }
 
 // ------------------------------------------------------------------ drivers
@@ -277,8 +311,10 @@ Tensor binary_scalar(const char* op, const Tensor& a, const Scalar& s, bool scal
     if constexpr (rule_allows<R, T>) {
       using Out = std::conditional_t<bool_out(R), bool, T>;
       const T v = scalar_as<T>(s);
-      if (scalar_first) run_binary<Out, T>(out, nullptr, &x, &v, f);
-      else run_binary<Out, T>(out, &x, nullptr, &v, f);
+      if (scalar_first)
+        run_binary<Out, T>(out, nullptr, &x, &v, f);
+      else
+        run_binary<Out, T>(out, &x, nullptr, &v, f);
     }
   });
   return out;
@@ -288,8 +324,8 @@ Tensor binary_scalar(const char* op, const Tensor& a, const Scalar& s, bool scal
 // same_kind casting, and other must broadcast to self's shape.
 template <Rule R, typename F>
 void inplace(const char* op, Tensor& self, const Tensor& other, const F& f) {
-  DType p = self.dtype() == other.dtype() ? self.dtype()
-                                          : promote_types(self.dtype(), other.dtype());
+  DType p =
+      self.dtype() == other.dtype() ? self.dtype() : promote_types(self.dtype(), other.dtype());
   DType ct = compute_dtype(R, p, op);
   RAVEL_CHECK(can_cast(ct, self.dtype(), "same_kind"), op, ": cannot cast the result of dtype ",
               dtype_name(ct), " to the tensor's dtype ", dtype_name(self.dtype()),
@@ -305,10 +341,13 @@ void inplace(const char* op, Tensor& self, const Tensor& other, const F& f) {
     self.copy_(binary<R>(op, self, y, f));
     return;
   }
-  if (y.dtype() != ct) y = y.to(ct);
-  else if (y.shares_storage(self) && !y.is_same(self)) y = y.clone();  // overlapping views
+  if (y.dtype() != ct)
+    y = y.to(ct);
+  else if (y.shares_storage(self) && !y.is_same(self))
+    y = y.clone();  // overlapping views
   visit_dtype(ct, [&]<typename T>() {
-    if constexpr (rule_allows<R, T>) run_binary<T, T>(self, &self, &y, static_cast<const T*>(nullptr), f);
+    if constexpr (rule_allows<R, T>)
+      run_binary<T, T>(self, &self, &y, static_cast<const T*>(nullptr), f);
   });
   self.bump_version();
 }
@@ -337,13 +376,15 @@ template <Rule R, typename F>
 Tensor unary(const char* op, const Tensor& a, const F& f) {
   DType in = a.dtype();
   DType od;
-  if (R == Rule::Predicate) od = DType::Bool;
-  else od = compute_dtype(R, in, op);
+  if (R == Rule::Predicate)
+    od = DType::Bool;
+  else
+    od = compute_dtype(R, in, op);
   Tensor out = empty(a.shape(), od);
   visit_dtype(in, [&]<typename In>() {
-    using Out = std::conditional_t<
-        R == Rule::Predicate, bool,
-        std::conditional_t<R == Rule::Float && !is_float_v<In>, float, In>>;
+    using Out =
+        std::conditional_t<R == Rule::Predicate, bool,
+                           std::conditional_t<R == Rule::Float && !is_float_v<In>, float, In>>;
     if constexpr (R == Rule::Predicate || rule_allows<R, Out>) {
       using C = compute_t<std::conditional_t<R == Rule::Predicate, In, Out>>;
       auto g = [&f](In x) { return cast_value<Out>(f(cast_value<C>(x))); };

@@ -16,31 +16,39 @@ template <typename C>
 constexpr bool is_f32 = std::is_same_v<C, float>;
 
 constexpr auto kExp = [](auto x) {
-  if constexpr (is_f32<decltype(x)>) return vec::exp(x);
-  else return std::exp(x);
+  if constexpr (is_f32<decltype(x)>)
+    return vec::exp(x);
+  else
+    return std::exp(x);
 };
 constexpr auto kLog = [](auto x) {
-  if constexpr (is_f32<decltype(x)>) return vec::log(x);
-  else return std::log(x);
+  if constexpr (is_f32<decltype(x)>)
+    return vec::log(x);
+  else
+    return std::log(x);
 };
 constexpr auto kTanh = [](auto x) {
-  if constexpr (is_f32<decltype(x)>) return vec::tanh(x);
-  else return std::tanh(x);
+  if constexpr (is_f32<decltype(x)>)
+    return vec::tanh(x);
+  else
+    return std::tanh(x);
 };
 constexpr auto kSigmoid = [](auto x) {
-  if constexpr (is_f32<decltype(x)>) return vec::sigmoid(x);
-  else return 1.0 / (1.0 + std::exp(-x));
+  if constexpr (is_f32<decltype(x)>)
+    return vec::sigmoid(x);
+  else
+    return 1.0 / (1.0 + std::exp(-x));
 };
 
 }  // namespace
 
 // ---------------------------------------------------------------- float functions
-#define RAVEL_FLOAT_UNARY(name, expr)                                              \
-  Tensor name(const Tensor& a) {                                                   \
-    return ew::unary<Rule::Float>(#name, a, [](auto x) {                           \
-      using C [[maybe_unused]] = decltype(x);                                      \
-      return expr;                                                                 \
-    });                                                                            \
+#define RAVEL_FLOAT_UNARY(name, expr)                    \
+  Tensor name(const Tensor& a) {                         \
+    return ew::unary<Rule::Float>(#name, a, [](auto x) { \
+      using C [[maybe_unused]] = decltype(x);            \
+      return expr;                                       \
+    });                                                  \
   }
 RAVEL_FLOAT_UNARY(reciprocal, C(1) / x)
 RAVEL_FLOAT_UNARY(sqrt, std::sqrt(x))
@@ -68,8 +76,8 @@ RAVEL_FLOAT_UNARY(atanh, std::atanh(x))
 RAVEL_FLOAT_UNARY(erf, std::erf(x))
 RAVEL_FLOAT_UNARY(erfc, std::erfc(x))
 RAVEL_FLOAT_UNARY(sigmoid, static_cast<C>(kSigmoid(x)))
-RAVEL_FLOAT_UNARY(deg2rad, x * C(0.017453292519943295769))
-RAVEL_FLOAT_UNARY(rad2deg, x * C(57.295779513082320877))
+RAVEL_FLOAT_UNARY(deg2rad, x* C(0.017453292519943295769))
+RAVEL_FLOAT_UNARY(rad2deg, x* C(57.295779513082320877))
 #undef RAVEL_FLOAT_UNARY
 
 // ---------------------------------------------------------------- dtype-keeping functions
@@ -84,18 +92,24 @@ Tensor positive(const Tensor& a) {
 Tensor abs(const Tensor& a) {
   return ew::unary<Rule::Keep>("abs", a, [](auto x) {
     using C = decltype(x);
-    if constexpr (is_float_v<C>) return std::fabs(x);
-    else if constexpr (std::is_signed_v<C>) return x < 0 ? ew::wrap_neg(x) : x;  // MIN stays MIN
-    else return x;
+    if constexpr (is_float_v<C>)
+      return std::fabs(x);
+    else if constexpr (std::is_signed_v<C>)
+      return x < 0 ? ew::wrap_neg(x) : x;  // MIN stays MIN
+    else
+      return x;
   });
 }
 
 Tensor sign(const Tensor& a) {
   return ew::unary<Rule::KeepNoBool>("sign", a, [](auto x) {
     using C = decltype(x);
-    if constexpr (is_float_v<C>) return x > 0 ? C(1) : x < 0 ? C(-1) : x;  // keeps NaN and 0
-    else if constexpr (std::is_signed_v<C>) return static_cast<C>((x > 0) - (x < 0));
-    else return static_cast<C>(x > 0);
+    if constexpr (is_float_v<C>)
+      return x > 0 ? C(1) : x < 0 ? C(-1) : x;  // keeps NaN and 0
+    else if constexpr (std::is_signed_v<C>)
+      return static_cast<C>((x > 0) - (x < 0));
+    else
+      return static_cast<C>(x > 0);
   });
 }
 
@@ -105,12 +119,14 @@ Tensor square(const Tensor& a) {
   return ew::unary<Rule::Keep>("square", x, [](auto v) { return ew::wrap_mul(v, v); });
 }
 
-#define RAVEL_ROUNDING(name, fn)                                        \
-  Tensor name(const Tensor& a) {                                        \
-    return ew::unary<Rule::Keep>(#name, a, [](auto x) {                 \
-      if constexpr (is_float_v<decltype(x)>) return fn(x);              \
-      else return x;                                                    \
-    });                                                                 \
+#define RAVEL_ROUNDING(name, fn)                        \
+  Tensor name(const Tensor& a) {                        \
+    return ew::unary<Rule::Keep>(#name, a, [](auto x) { \
+      if constexpr (is_float_v<decltype(x)>)            \
+        return fn(x);                                   \
+      else                                              \
+        return x;                                       \
+    });                                                 \
   }
 RAVEL_ROUNDING(floor, std::floor)
 RAVEL_ROUNDING(ceil, std::ceil)
@@ -137,8 +153,10 @@ Tensor round(const Tensor& a, int64_t decimals) {
 Tensor bitwise_not(const Tensor& a) {
   return ew::unary<Rule::Bitwise>("bitwise_not", a, [](auto x) {
     using C = decltype(x);
-    if constexpr (std::is_same_v<C, bool>) return !x;
-    else return static_cast<C>(~x);
+    if constexpr (std::is_same_v<C, bool>)
+      return !x;
+    else
+      return static_cast<C>(~x);
   });
 }
 
@@ -147,19 +165,30 @@ Tensor nan_to_num(const Tensor& a, double nan, std::optional<double> posinf,
                   std::optional<double> neginf) {
   double big = 0;
   switch (a.dtype()) {
-    case DType::Float16: big = 65504.0; break;
-    case DType::BFloat16: big = 3.3895313892515355e38; break;
-    case DType::Float32: big = std::numeric_limits<float>::max(); break;
-    case DType::Float64: big = std::numeric_limits<double>::max(); break;
-    default: return a.clone();
+    case DType::Float16:
+      big = 65504.0;
+      break;
+    case DType::BFloat16:
+      big = 3.3895313892515355e38;
+      break;
+    case DType::Float32:
+      big = std::numeric_limits<float>::max();
+      break;
+    case DType::Float64:
+      big = std::numeric_limits<double>::max();
+      break;
+    default:
+      return a.clone();
   }
   const double pi = posinf.value_or(big), ni = neginf.value_or(-big);
   return ew::unary<Rule::Keep>("nan_to_num", a, [nan, pi, ni](auto x) {
     using C = decltype(x);
     if constexpr (is_float_v<C>) {
       constexpr C inf = std::numeric_limits<C>::infinity();
-      return x != x ? static_cast<C>(nan) : x == inf ? static_cast<C>(pi)
-                                          : x == -inf ? static_cast<C>(ni) : x;
+      return x != x      ? static_cast<C>(nan)
+             : x == inf  ? static_cast<C>(pi)
+             : x == -inf ? static_cast<C>(ni)
+                         : x;
     } else {
       return x;
     }
@@ -179,7 +208,8 @@ Tensor isinf(const Tensor& a) {
   return ew::unary<Rule::Predicate>("isinf", a, [](auto x) {
     if constexpr (is_float_v<decltype(x)>)
       return std::fabs(x) == std::numeric_limits<decltype(x)>::infinity();
-    else return false;
+    else
+      return false;
   });
 }
 
@@ -187,7 +217,8 @@ Tensor isfinite(const Tensor& a) {
   return ew::unary<Rule::Predicate>("isfinite", a, [](auto x) {
     if constexpr (is_float_v<decltype(x)>)
       return std::fabs(x) < std::numeric_limits<decltype(x)>::infinity();
-    else return true;
+    else
+      return true;
   });
 }
 
@@ -195,10 +226,14 @@ Tensor signbit(const Tensor& a) {
   return ew::unary<Rule::Predicate>("signbit", a, [](auto x) {
     using C = decltype(x);
     // bit test rather than std::signbit, which makes GCC 12 ICE when vectorising
-    if constexpr (std::is_same_v<C, float>) return (std::bit_cast<uint32_t>(x) >> 31) != 0;
-    else if constexpr (std::is_same_v<C, double>) return (std::bit_cast<uint64_t>(x) >> 63) != 0;
-    else if constexpr (std::is_signed_v<C>) return x < 0;
-    else return false;
+    if constexpr (std::is_same_v<C, float>)
+      return (std::bit_cast<uint32_t>(x) >> 31) != 0;
+    else if constexpr (std::is_same_v<C, double>)
+      return (std::bit_cast<uint64_t>(x) >> 63) != 0;
+    else if constexpr (std::is_signed_v<C>)
+      return x < 0;
+    else
+      return false;
   });
 }
 

@@ -85,8 +85,8 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, in
 template <typename T>
 void matmul_blas(Tensor a, Tensor b, Tensor& out, const Shape& batch) {
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1), nd = a.ndim();
-  RAVEL_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX, "matmul: matrix dimensions (", m,
-              ", ", k, ", ", n, ") exceed what BLAS can index");
+  RAVEL_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX, "matmul: matrix dimensions (", m, ", ",
+              k, ", ", n, ") exceed what BLAS can index");
   BlasLayout la = blas_layout(m, k, a.strides()[nd - 2], a.strides()[nd - 1]);
   if (!la.ok) {
     a = a.contiguous();
@@ -157,8 +157,10 @@ void matmul_loop(const Tensor& a, Tensor b, Tensor& out, const Shape& batch) {
           for (int64_t j = 0; j < nj; ++j) acc[j] += av * static_cast<W>(brow[j]);
         }
         for (int64_t j = 0; j < nj; ++j) {
-          if constexpr (std::is_same_v<T, bool>) crow[j0 + j] = acc[j] != 0;
-          else crow[j0 + j] = static_cast<T>(acc[j]);
+          if constexpr (std::is_same_v<T, bool>)
+            crow[j0 + j] = acc[j] != 0;
+          else
+            crow[j0 + j] = static_cast<T>(acc[j]);
         }
       }
     }
@@ -202,17 +204,21 @@ Tensor sum_trailing(const Tensor& t, int64_t r, DType dt) {
     T* po = out.data_ptr<T>();
     parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, len)),
                  [&](int64_t r0, int64_t r1) {
-      for (int64_t i = r0; i < r1; ++i) {
-        Acc acc{};
-        const T* row = pc + i * len;
-        for (int64_t j = 0; j < len; ++j) {
-          if constexpr (std::is_same_v<T, bool>) acc = acc || row[j];
-          else acc += static_cast<Acc>(static_cast<compute_t<T>>(row[j]));
-        }
-        if constexpr (std::is_integral_v<T>) po[i] = static_cast<T>(acc);
-        else po[i] = cast_value<T>(acc);
-      }
-    });
+                   for (int64_t i = r0; i < r1; ++i) {
+                     Acc acc{};
+                     const T* row = pc + i * len;
+                     for (int64_t j = 0; j < len; ++j) {
+                       if constexpr (std::is_same_v<T, bool>)
+                         acc = acc || row[j];
+                       else
+                         acc += static_cast<Acc>(static_cast<compute_t<T>>(row[j]));
+                     }
+                     if constexpr (std::is_integral_v<T>)
+                       po[i] = static_cast<T>(acc);
+                     else
+                       po[i] = cast_value<T>(acc);
+                   }
+                 });
   });
   return out;
 }
@@ -226,8 +232,9 @@ Tensor contract(const Tensor& a, const Tensor& b, Shape axes_a, Shape axes_b, co
   for (size_t i = 0; i < axes_a.size(); ++i) {
     axes_a[i] = normalize_axis(axes_a[i], a.ndim(), op);
     axes_b[i] = normalize_axis(axes_b[i], b.ndim(), op);
-    RAVEL_CHECK(a.shape()[axes_a[i]] == b.shape()[axes_b[i]], op, ": shape mismatch for sum: ",
-                a.shape(), " axis ", axes_a[i], " vs ", b.shape(), " axis ", axes_b[i]);
+    RAVEL_CHECK(a.shape()[axes_a[i]] == b.shape()[axes_b[i]], op,
+                ": shape mismatch for sum: ", a.shape(), " axis ", axes_a[i], " vs ", b.shape(),
+                " axis ", axes_b[i]);
     RAVEL_CHECK(!ca[axes_a[i]] && !cb[axes_b[i]], op, ": repeated axis in contraction");
     ca[axes_a[i]] = true;
     cb[axes_b[i]] = true;
@@ -291,8 +298,8 @@ Tensor tensordot(const Tensor& a, const Tensor& b, int64_t axes) {
 Tensor dot(const Tensor& a, const Tensor& b) {
   if (a.ndim() == 0 || b.ndim() == 0) return contract(a, b, {}, {}, "dot");  // a * b
   RAVEL_CHECK(a.size(-1) == b.size(b.ndim() == 1 ? 0 : -2), "dot: shapes ", a.shape(), " and ",
-              b.shape(), " not aligned: ", a.size(-1), " (last axis of a) != ",
-              b.size(b.ndim() == 1 ? 0 : -2));
+              b.shape(), " not aligned: ", a.size(-1),
+              " (last axis of a) != ", b.size(b.ndim() == 1 ? 0 : -2));
   if (a.ndim() <= 2 && b.ndim() <= 2) return matmul(a, b);
   return contract(a, b, {a.ndim() - 1}, {b.ndim() == 1 ? 0 : b.ndim() - 2}, "dot");
 }
@@ -356,8 +363,7 @@ std::vector<int> parse_term(const std::string& term, int64_t ndim, bool is_outpu
   }
   for (size_t i = 0; i < term.size(); ++i) {
     if (pos != std::string::npos && i == pos) {
-      for (int64_t q = ell - 1; q >= 0; --q)
-        labels.push_back(kEllipsisLabel + static_cast<int>(q));
+      for (int64_t q = ell - 1; q >= 0; --q) labels.push_back(kEllipsisLabel + static_cast<int>(q));
       i += 2;
       continue;
     }
@@ -399,9 +405,12 @@ EinsumOperand einsum_pair(EinsumOperand a, EinsumOperand b, const std::vector<in
   sum_out(b, needed(a));
   std::vector<int> batch, left, contr, right;
   for (int l : a.labels) {
-    if (!has(b.labels, l)) left.push_back(l);
-    else if (has(keep, l)) batch.push_back(l);
-    else contr.push_back(l);
+    if (!has(b.labels, l))
+      left.push_back(l);
+    else if (has(keep, l))
+      batch.push_back(l);
+    else
+      contr.push_back(l);
   }
   for (int l : b.labels)
     if (!has(a.labels, l)) right.push_back(l);
@@ -552,19 +561,24 @@ namespace {
 
 // LAPACK works on float32 and float64; integers and bool go to float64 as in NumPy.
 DType lapack_dtype(const Tensor& a, const char* op) {
-  RAVEL_CHECK(a.dtype() != DType::Float16 && a.dtype() != DType::BFloat16, op,
-              ": array type ", dtype_name(a.dtype()),
-              " is unsupported in linalg (use float32 or float64)");
+  RAVEL_CHECK(a.dtype() != DType::Float16 && a.dtype() != DType::BFloat16, op, ": array type ",
+              dtype_name(a.dtype()), " is unsupported in linalg (use float32 or float64)");
   return a.dtype() == DType::Float32 ? DType::Float32 : DType::Float64;
 }
 
 void check_matrix(const Tensor& a, const char* op, bool square) {
-  RAVEL_CHECK(a.ndim() >= 2, op, ": expected a matrix (or a batch of them) of at least 2 "
-              "dimensions, got shape ", a.shape());
-  RAVEL_CHECK(!square || a.size(-1) == a.size(-2), op, ": last 2 dimensions of the array must "
-              "be square, got shape ", a.shape());
-  RAVEL_CHECK(a.size(-1) <= INT_MAX && a.size(-2) <= INT_MAX, op, ": matrix too large for "
-              "LAPACK, shape ", a.shape());
+  RAVEL_CHECK(a.ndim() >= 2, op,
+              ": expected a matrix (or a batch of them) of at least 2 "
+              "dimensions, got shape ",
+              a.shape());
+  RAVEL_CHECK(!square || a.size(-1) == a.size(-2), op,
+              ": last 2 dimensions of the array must "
+              "be square, got shape ",
+              a.shape());
+  RAVEL_CHECK(a.size(-1) <= INT_MAX && a.size(-2) <= INT_MAX, op,
+              ": matrix too large for "
+              "LAPACK, shape ",
+              a.shape());
 }
 
 template <typename F>
@@ -696,8 +710,8 @@ Tensor solve(const Tensor& a, const Tensor& b) {
   const bool vec = b.ndim() == 1;
   Tensor bm = vec ? b.unsqueeze(1) : b;
   const int64_t n = a.size(-1), k = bm.size(-1);
-  RAVEL_CHECK(bm.size(-2) == n, "solve: a with shape ", a.shape(), " and b with shape ",
-              b.shape(), " do not match (b needs ", n, " rows)");
+  RAVEL_CHECK(bm.size(-2) == n, "solve: a with shape ", a.shape(), " and b with shape ", b.shape(),
+              " do not match (b needs ", n, " rows)");
   Shape batch = broadcast_shapes(leading(a.shape(), 2), leading(bm.shape(), 2), "solve");
   Tensor aw = work_copy(a.expand(concat(batch, {n, n})), dt);
   Tensor x = work_copy(bm.expand(concat(batch, {n, k})), dt);
@@ -727,7 +741,8 @@ Tensor det(const Tensor& a) {
       T* m = w.data_ptr<T>() + b * n * n;
       T d = 1;
       if (n > 0)
-        RAVEL_CHECK(getrf(static_cast<int>(n), m, ip.data()) >= 0, "det: LAPACK rejected the "
+        RAVEL_CHECK(getrf(static_cast<int>(n), m, ip.data()) >= 0,
+                    "det: LAPACK rejected the "
                     "input (does it contain NaN or inf?)");
       for (int64_t i = 0; i < n; ++i) d *= (ip[i] != i + 1 ? -m[i * n + i] : m[i * n + i]);
       out.data_ptr<T>()[b] = d;
@@ -777,9 +792,9 @@ std::pair<Tensor, Tensor> qr(const Tensor& a) {
       T* rp = r.data_ptr<T>() + b * k * n;
       for (int64_t i = 0; i < k; ++i)
         for (int64_t j = i; j < n; ++j) rp[i * n + j] = x[i * n + j];
-      check_info(orgqr(static_cast<int>(m), static_cast<int>(k), static_cast<int>(n), x,
-                       tau.data()),
-                 "qr", "failed");
+      check_info(
+          orgqr(static_cast<int>(m), static_cast<int>(k), static_cast<int>(n), x, tau.data()), "qr",
+          "failed");
       T* qp = q.data_ptr<T>() + b * m * k;
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < k; ++j) qp[i * k + j] = x[i * n + j];
@@ -816,8 +831,8 @@ SVDResult svd_impl(const Tensor& a, char job, const char* op) {
       T* u = job == 'N' ? du.data() : res.U.data_ptr<T>() + b * m * ucols;
       T* vt = job == 'N' ? dv.data() : res.Vh.data_ptr<T>() + b * vrows * n;
       check_info(gesdd(job, static_cast<int>(m), static_cast<int>(n), w.data_ptr<T>() + b * m * n,
-                       res.S.data_ptr<T>() + b * k, u, static_cast<int>(job == 'N' ? 1 : ucols),
-                       vt, static_cast<int>(n)),
+                       res.S.data_ptr<T>() + b * k, u, static_cast<int>(job == 'N' ? 1 : ucols), vt,
+                       static_cast<int>(n)),
                  op, "SVD did not converge");
     }
   });
@@ -863,10 +878,10 @@ LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond)
     Tensor w = work_copy(a, dt);
     visit_real(dt, [&]<typename T>() {
       lapack_int rank = 0;
-      check_info(gelsd(static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-                       w.data_ptr<T>(), x.data_ptr<T>(), static_cast<int>(k),
-                       res.singular_values.data_ptr<T>(), rc, &rank),
-                 "lstsq", "SVD did not converge in Linear Least Squares");
+      check_info(
+          gelsd(static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), w.data_ptr<T>(),
+                x.data_ptr<T>(), static_cast<int>(k), res.singular_values.data_ptr<T>(), rc, &rank),
+          "lstsq", "SVD did not converge in Linear Least Squares");
       res.rank = rank;
     });
   }

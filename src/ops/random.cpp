@@ -136,10 +136,14 @@ uint64_t uniform_draws(DType dt) { return dt == DType::Float64 ? 2 : 1; }
 // rounds up to 1.
 template <typename T>
 compute_t<T> unit_uniform(Generator& gen) {
-  if constexpr (std::is_same_v<T, double>) return gen.next_double();
-  else if constexpr (std::is_same_v<T, Half>) return (gen.next_u32() >> 21) * 0x1.0p-11f;
-  else if constexpr (std::is_same_v<T, BFloat16>) return (gen.next_u32() >> 24) * 0x1.0p-8f;
-  else return gen.next_float();
+  if constexpr (std::is_same_v<T, double>)
+    return gen.next_double();
+  else if constexpr (std::is_same_v<T, Half>)
+    return (gen.next_u32() >> 21) * 0x1.0p-11f;
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return (gen.next_u32() >> 24) * 0x1.0p-8f;
+  else
+    return gen.next_float();
 }
 
 void check_float_dtype(DType dtype, const char* op) {
@@ -151,8 +155,10 @@ void check_float_dtype(DType dtype, const char* op) {
 Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
   check_float_dtype(dtype, "rand");
   auto sample = []<typename T>(Generator& g, int64_t) -> T {
-    if constexpr (is_float_v<T>) return T(unit_uniform<T>(g));
-    else return T();
+    if constexpr (is_float_v<T>)
+      return T(unit_uniform<T>(g));
+    else
+      return T();
   };
   return generate(shape, dtype, gen, uniform_draws(dtype), sample);
 }
@@ -286,8 +292,8 @@ Tensor choice(int64_t n, int64_t size, bool replace, std::optional<Tensor> p, Ge
   RAVEL_CHECK(n > 0 || size == 0, "choice: a cannot be empty unless no samples are taken");
   std::vector<double> prob;
   if (p) {
-    RAVEL_CHECK(p->ndim() == 1 && p->size(0) == n, "choice: p must be 1-dimensional of length ",
-                n, ", got shape ", p->shape());
+    RAVEL_CHECK(p->ndim() == 1 && p->size(0) == n, "choice: p must be 1-dimensional of length ", n,
+                ", got shape ", p->shape());
     prob = p->to_vector<double>();
     double total = 0;
     for (double v : prob) {
@@ -318,8 +324,8 @@ Tensor choice(int64_t n, int64_t size, bool replace, std::optional<Tensor> p, Ge
     }
     return out;
   }
-  RAVEL_CHECK(size <= n, "choice: cannot take a larger sample (", size,
-              ") than population (", n, ") when replace=false");
+  RAVEL_CHECK(size <= n, "choice: cannot take a larger sample (", size, ") than population (", n,
+              ") when replace=false");
   if (!p) {  // partial Fisher-Yates
     std::vector<int64_t> idx(n);
     std::iota(idx.begin(), idx.end(), int64_t{0});

@@ -1,11 +1,11 @@
+#include "core/allocator.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <cstring>
 #include <thread>
 #include <vector>
-
-#include "core/allocator.h"
 
 using namespace ravel;
 

@@ -58,7 +58,9 @@ TEST(DType, CanCastMatchesNumpy) {
     for (DType b : all_dtypes()) {
       if (a == DType::BFloat16 || b == DType::BFloat16) continue;
       for (std::string rule : {"safe", "same_kind"}) {
-        auto name = [](DType t) { return std::string("np.") + dtype_name(t) + (t == DType::Bool ? "_" : ""); };
+        auto name = [](DType t) {
+          return std::string("np.") + dtype_name(t) + (t == DType::Bool ? "_" : "");
+        };
         int h = np.add("np.can_cast(" + name(a) + ", " + name(b) + ", '" + rule + "')", {});
         cases.push_back({a, b, rule, h});
       }
@@ -71,8 +73,8 @@ TEST(DType, CanCastMatchesNumpy) {
 
 // Every cast between every pair of dtypes, including NaN/inf/out-of-range floats to ints.
 TEST(DType, CastsMatchNumpy) {
-  Tensor src = tensor({0.0, 1.0, -1.0, 2.5, -2.5, 127.0, 128.0, 255.0, 256.0, -129.0, 65504.0,
-                       1e10, -1e10, 3.3e38, 1e-8, 0.1});
+  Tensor src = tensor({0.0, 1.0, -1.0, 2.5, -2.5, 127.0, 128.0, 255.0, 256.0, -129.0, 65504.0, 1e10,
+                       -1e10, 3.3e38, 1e-8, 0.1});
   ravel::testing::NumpyOracle np;
   std::vector<std::tuple<DType, DType, int>> cases;
   for (DType from : all_dtypes())
@@ -82,8 +84,9 @@ TEST(DType, CastsMatchNumpy) {
       // NumPy (and warned about); compare only values that every integer type holds.
       Tensor x = (is_floating(from) && !is_floating(to)) ? src.slice(0, 0, 5) : src;
       Tensor xs = x.to(from);
-      int h = np.add(std::string("a.astype(np.") + dtype_name(to) + (to == DType::Bool ? "_" : "") + ")",
-                     {xs});
+      int h = np.add(
+          std::string("a.astype(np.") + dtype_name(to) + (to == DType::Bool ? "_" : "") + ")",
+          {xs});
       cases.push_back({from, to, h});
     }
   np.run();
@@ -99,10 +102,12 @@ TEST(DType, HalfAndBFloat16RoundToNearestEven) {
   for (uint32_t b = 0; b < 65536; ++b) {
     Half h = Half::from_bits(static_cast<uint16_t>(b));
     float f = h;
-    if (std::isnan(f)) EXPECT_TRUE(std::isnan(static_cast<float>(Half(f))));
-    else EXPECT_EQ(Half(f).bits, h.bits) << b;
+    if (std::isnan(f))
+      EXPECT_TRUE(std::isnan(static_cast<float>(Half(f))));
+    else
+      EXPECT_EQ(Half(f).bits, h.bits) << b;
   }
-  EXPECT_EQ(static_cast<float>(BFloat16(1.0f + 1.0f / 256)), 1.0f);        // tie -> even
+  EXPECT_EQ(static_cast<float>(BFloat16(1.0f + 1.0f / 256)), 1.0f);  // tie -> even
   EXPECT_EQ(static_cast<float>(BFloat16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);
   EXPECT_EQ(static_cast<float>(Half(65520.0f)), INFINITY);
 }

@@ -27,8 +27,11 @@ TEST(Errors, ShapeMismatchNamesOpAndShapes) {
   expect_error([] { add(zeros({2, 3}), zeros({4})); }, {"add", "[2, 3]", "[4]"});
   expect_error([] { matmul(zeros({2, 3}), zeros({4, 5})); }, {"matmul", "[2, 3]", "[4, 5]"});
   expect_error([] { zeros({2, 3}).reshape({4}); }, {"reshape", "[2, 3]", "[4]"});
-  expect_error([] { concatenate({zeros({2, 3}), zeros({2, 4})}, 0); },
-               {"concatenate", "[2, 3]", "[2, 4]"});
+  expect_error(
+      [] {
+        concatenate({zeros({2, 3}), zeros({2, 4})}, 0);
+      },
+      {"concatenate", "[2, 3]", "[2, 4]"});
   expect_error([] { zeros({3}).expand({2, 4}); }, {"broadcast_to", "[3]", "[2, 4]"});
 }
 
@@ -42,10 +45,12 @@ TEST(Errors, BadAxisNamesOpAndDimension) {
 TEST(Errors, BadDtypeNamesOpAndDtypes) {
   expect_error([] { bitwise_and(zeros({2}), zeros({2})); }, {"bitwise_and", "float32"});
   expect_error([] { linalg::inv(zeros({2, 2}, DType::Float16)); }, {"inv", "float16"});
-  expect_error([] {
-    Tensor t = zeros({2}, DType::Int32);
-    t += ones({2}, DType::Float32);
-  }, {"add_", "int32", "float64"});
+  expect_error(
+      [] {
+        Tensor t = zeros({2}, DType::Int32);
+        t += ones({2}, DType::Float32);
+      },
+      {"add_", "int32", "float64"});
 }
 
 TEST(Errors, OutOfRangeIndexNamesIndexAxisAndSize) {

@@ -33,14 +33,30 @@ std::vector<double> random_values(int64_t n, int kind, unsigned seed) {
   std::vector<double> v(static_cast<size_t>(n));
   for (auto& x : v) {
     switch (kind) {
-      case 0: x = normal(gen); break;                                    // plain
-      case 1: x = small(gen) * 0.5; break;                               // short decimals
-      case 2: x = small(gen); break;                                     // integers
-      case 3: x = normal(gen) * std::pow(10.0, small(gen) % 12); break;  // wide range -> 1e..
-      case 4: x = normal(gen) * 1e-6; break;                             // tiny
-      case 5: x = normal(gen) * 1e9; break;                              // huge
-      case 6: x = normal(gen) * 1000; break;                             // up to ratio 1000
-      default: x = small(gen) * 1e5; break;                              // big integers
+      case 0:
+        x = normal(gen);
+        break;  // plain
+      case 1:
+        x = small(gen) * 0.5;
+        break;  // short decimals
+      case 2:
+        x = small(gen);
+        break;  // integers
+      case 3:
+        x = normal(gen) * std::pow(10.0, small(gen) % 12);
+        break;  // wide range -> 1e..
+      case 4:
+        x = normal(gen) * 1e-6;
+        break;  // tiny
+      case 5:
+        x = normal(gen) * 1e9;
+        break;  // huge
+      case 6:
+        x = normal(gen) * 1000;
+        break;  // up to ratio 1000
+      default:
+        x = small(gen) * 1e5;
+        break;  // big integers
     }
   }
   return v;
@@ -57,8 +73,8 @@ void check_all(NumpyOracle& np, std::vector<Case>& cases) {
   for (const auto& c : cases) {
     ASSERT_EQ(np.error(c.handle), "") << c.label;
     std::string expected = as_string(np.result(c.handle));
-    EXPECT_EQ(c.t.to_string(), expected) << c.label << " dtype " << dtype_name(c.t.dtype())
-                                         << " shape " << c.t.shape();
+    EXPECT_EQ(c.t.to_string(), expected)
+        << c.label << " dtype " << dtype_name(c.t.dtype()) << " shape " << c.t.shape();
   }
 }
 
@@ -120,8 +136,8 @@ TEST(PrintTest, MatchesNumpyIntsAndBools) {
     add("summary", arange(3000).reshape({30, 100}).to(dt));
     add("summary 3-d", arange(2 * 600).reshape({2, 20, 30}).to(dt));
   }
-  add("int64 extremes",
-      from_vector<int64_t>({std::numeric_limits<int64_t>::min(), 0, std::numeric_limits<int64_t>::max()}));
+  add("int64 extremes", from_vector<int64_t>({std::numeric_limits<int64_t>::min(), 0,
+                                              std::numeric_limits<int64_t>::max()}));
   add("bool", from_vector<bool>({true, false, true}));
   add("bool 2-d", from_vector<bool>({true, false, false, true, true, false}, Shape{2, 3}));
   add("bool 0-d", from_vector<bool>({true}, Shape{}));

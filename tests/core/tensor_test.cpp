@@ -1,7 +1,8 @@
 // Creation, storage and metadata, checked against NumPy where NumPy has an answer.
+#include "ravel/tensor.h"
+
 #include <gtest/gtest.h>
 
-#include "ravel/tensor.h"
 #include "support/numpy_oracle.h"
 
 using namespace ravel;
@@ -53,7 +54,10 @@ TEST(Tensor, VersionCounterBumpsOnInPlaceWrites) {
 
 TEST(Tensor, RangesMatchNumpy) {
   ravel::testing::NumpyOracle np;
-  struct C { Tensor ours; std::string expr; };
+  struct C {
+    Tensor ours;
+    std::string expr;
+  };
   std::vector<C> cases = {
       {arange(10), "np.arange(10)"},
       {arange(3, 20, 4), "np.arange(3, 20, 4)"},

@@ -14,8 +14,7 @@ void check_loaded(const ravel::Tensor& t) {
   (void)t.to_string();
   std::string bytes = ravel::to_npy_bytes(t);
   ravel::Tensor back = ravel::from_npy_bytes(bytes.data(), bytes.size(), "round trip");
-  if (back.shape() != t.shape() || back.dtype() != t.dtype() ||
-      ravel::to_npy_bytes(back) != bytes)
+  if (back.shape() != t.shape() || back.dtype() != t.dtype() || ravel::to_npy_bytes(back) != bytes)
     __builtin_trap();  // a write/read round trip must be exact
 }
 

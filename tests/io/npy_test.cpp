@@ -103,7 +103,11 @@ TEST_F(NpyTest, HeaderIsAlignedAndVersion1) {
 
 TEST_F(NpyTest, NumpyReadsRavelFiles) {
   NumpyOracle np;
-  struct Case { int h, hf; Tensor t; bool fortran; };
+  struct Case {
+    int h, hf;
+    Tensor t;
+    bool fortran;
+  };
   std::vector<Case> cases;
   int i = 0;
   for (DType dt : all_dtypes()) {
@@ -112,9 +116,9 @@ TEST_F(NpyTest, NumpyReadsRavelFiles) {
       std::string p = path("a" + std::to_string(i++) + ".npy");
       save_npy(p, t, fortran);
       int h = np.add("np.load('" + p + "')", {});
-      int hf = np.add("np.array(np.load('" + p + "').flags.f_contiguous and np.load('" + p +
-                          "').ndim > 1)",
-                      {});
+      int hf = np.add(
+          "np.array(np.load('" + p + "').flags.f_contiguous and np.load('" + p + "').ndim > 1)",
+          {});
       cases.push_back({h, hf, t, fortran});
     }
   }
@@ -148,7 +152,10 @@ TEST_F(NpyTest, NumpyReadsRavelFiles) {
 
 TEST_F(NpyTest, RavelReadsNumpyFiles) {
   NumpyOracle np;
-  struct Case { std::string file; int h; };
+  struct Case {
+    std::string file;
+    int h;
+  };
   std::vector<Case> cases;
   // (numpy expression making array x, how to write it); the expression returns x.
   const std::vector<std::string> arrays = {
@@ -172,19 +179,22 @@ TEST_F(NpyTest, RavelReadsNumpyFiles) {
   int i = 0;
   for (const auto& a : arrays) {
     std::string p = path("n" + std::to_string(i++) + ".npy");
-    cases.push_back({p, np.add("(lambda x: (np.save('" + p + "', x), x.astype(x.dtype.newbyteorder('=')))[1])(" + a + ")", {})});
+    cases.push_back({p, np.add("(lambda x: (np.save('" + p +
+                                   "', x), x.astype(x.dtype.newbyteorder('=')))[1])(" + a + ")",
+                               {})});
   }
   for (int version : {2, 3}) {  // explicit format versions
     std::string p = path("v" + std::to_string(version) + ".npy");
-    cases.push_back(
-        {p, np.add("(lambda x, f: (np.lib.format.write_array(f, x, version=(" +
-                       std::to_string(version) + ", 0)), f.close(), x)[2])(np.arange(6.0)"
-                       ".reshape(2, 3), open('" + p + "', 'wb'))",
-                   {})});
+    cases.push_back({p, np.add("(lambda x, f: (np.lib.format.write_array(f, x, version=(" +
+                                   std::to_string(version) +
+                                   ", 0)), f.close(), x)[2])(np.arange(6.0)"
+                                   ".reshape(2, 3), open('" +
+                                   p + "', 'wb'))",
+                               {})});
   }
   std::string npz = path("n.npz"), npzc = path("nc.npz");
-  int hz = np.add("(lambda a, b: (np.savez('" + npz + "', a=a, b=b), np.savez_compressed('" +
-                      npzc + "', a=a, b=b), a, b.astype('i8'))[2:])(np.linspace(0, 1, 50).reshape(5, 10)"
+  int hz = np.add("(lambda a, b: (np.savez('" + npz + "', a=a, b=b), np.savez_compressed('" + npzc +
+                      "', a=a, b=b), a, b.astype('i8'))[2:])(np.linspace(0, 1, 50).reshape(5, 10)"
                       ".astype('f4'), np.arange(1000, dtype='>i8'))",
                   {});
   np.run();
@@ -210,8 +220,7 @@ TEST_F(NpyTest, RavelReadsNumpyFiles) {
 
 TEST_F(NpyTest, NpzRoundTrip) {
   std::map<std::string, Tensor> arrays;
-  for (DType dt : all_dtypes())
-    arrays[dtype_name(dt)] = sample({3, 4}, dt).transpose();
+  for (DType dt : all_dtypes()) arrays[dtype_name(dt)] = sample({3, 4}, dt).transpose();
   arrays["scalar"] = sample({}, DType::Float64);
   for (bool compressed : {false, true}) {
     save_npz(path("a.npz"), arrays, compressed);
@@ -240,7 +249,8 @@ std::string npy_with_header(const std::string& dict, const std::string& data = "
                             int version = 1) {
   std::string h = dict + "\n";
   std::string out = std::string("\x93NUMPY", 6) + static_cast<char>(version) + '\0';
-  for (int i = 0; i < (version == 1 ? 2 : 4); ++i) out += static_cast<char>((h.size() >> (8 * i)) & 0xff);
+  for (int i = 0; i < (version == 1 ? 2 : 4); ++i)
+    out += static_cast<char>((h.size() >> (8 * i)) & 0xff);
   return out + h + data;
 }
 
@@ -259,8 +269,7 @@ TEST_F(NpyTest, MalformedNpyFilesGiveErrors) {
   file_error(std::string("\x93NUMPX\x01\x00\x10\x00", 10), {"bad magic"});
   file_error(good.substr(0, 9), {"too short"});
   file_error(good.substr(0, 40), {"header length", "beyond the end"});
-  file_error(std::string("\x93NUMPY\x09\x00\x10\x00", 10) + std::string(16, ' '),
-             {"version 9.0"});
+  file_error(std::string("\x93NUMPY\x09\x00\x10\x00", 10) + std::string(16, ' '), {"version 9.0"});
   file_error(std::string("\x93NUMPY\x02\x00\xff\xff\xff\x7f", 12) + "{}",
              {"header length", "limit"});
   file_error(good.substr(0, good.size() - 1), {"data is 23 bytes", "needs 24 bytes"});
@@ -273,22 +282,25 @@ TEST_F(NpyTest, MalformedNpyFilesGiveErrors) {
                              "(4294967296, 4294967296), }"),
              {"too large"});
   file_error(npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': "
-                             "(1000000, 1000000), }", "12345678"),
+                             "(1000000, 1000000), }",
+                             "12345678"),
              {"needs 8000000000000 bytes", "[1000000, 1000000]"});
   for (const char* d : {"<c8", "|O", "<U3", "|V8", "<M8[ns]", ">u8", "<f16"})
-    file_error(npy_with_header(std::string("{'descr': '") + d +
-                               "', 'fortran_order': False, 'shape': (1,), }", "0123456789abcdef"),
+    file_error(npy_with_header(
+                   std::string("{'descr': '") + d + "', 'fortran_order': False, 'shape': (1,), }",
+                   "0123456789abcdef"),
                {"unsupported dtype descr", d});
-  file_error(npy_with_header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }",
-                             "1234"),
-             {"unsupported dtype descr", "[('a', '<f4')]"});
+  file_error(
+      npy_with_header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", "1234"),
+      {"unsupported dtype descr", "[('a', '<f4')]"});
   file_error(npy_with_header("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", "1234"),
              {"malformed header", "True or False"});
   file_error(npy_with_header("{'descr': '<f4', 'shape': (1,), }", "1234"), {"lacks"});
-  file_error(npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}",
-                             "1234"),
-             {"unexpected key 'x'"});
-  file_error(npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,"), {"malformed"});
+  file_error(
+      npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", "1234"),
+      {"unexpected key 'x'"});
+  file_error(npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,"),
+             {"malformed"});
   expect_error([&] { load_npy(path("missing.npy")); }, {"load_npy", "missing.npy", "cannot open"});
   expect_error([&] { load_npy(dir_.string()); }, {"load_npy", "not a regular file"});
 }
@@ -367,8 +379,11 @@ TEST_F(NpyTest, MalformedNpzFilesGiveErrors) {
 TEST_F(NpyTest, FailedWriteLeavesNothing) {
   expect_error([&] { save_npy(path("no/such/dir/x.npy"), arange(3)); },
                {"save_npy", "no/such/dir/x.npy", "cannot create"});
-  expect_error([&] { save_npz(path("no/such/dir/x.npz"), {{"a", arange(3)}}); },
-               {"save_npz", "cannot create"});
+  expect_error(
+      [&] {
+        save_npz(path("no/such/dir/x.npz"), {{"a", arange(3)}});
+      },
+      {"save_npz", "cannot create"});
   // Overwriting keeps the old file until the new one is complete; afterwards only the new one.
   save_npy(path("x.npy"), arange(3));
   save_npy(path("x.npy"), arange(5));

@@ -37,7 +37,8 @@ Tensor sample(const Shape& shape, DType dt, uint64_t seed, Vals kind = Vals::Nor
       if (kind == Vals::Wide) lo = -100, hi = 100;
       if (kind == Vals::Positive) lo = 0;
       if (dt == DType::UInt8) lo = std::max<int64_t>(lo, 0), hi = kind == Vals::Wide ? 250 : hi;
-      x = static_cast<double>(lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1)));
+      x = static_cast<double>(lo +
+                              static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1)));
     } else {
       std::normal_distribution<double> nd(0.0, kind == Vals::Wide ? 30.0 : 2.0);
       x = nd(rng);
@@ -59,11 +60,16 @@ struct Tol {
 };
 Tol tol_for(DType dt, bool transcendental) {
   switch (dt) {
-    case DType::Float16: return {2e-3, 2e-3};
-    case DType::BFloat16: return {1.6e-2, 1e-2};
-    case DType::Float32: return transcendental ? Tol{1e-5, 1e-6} : Tol{1e-6, 1e-7};
-    case DType::Float64: return {1e-12, 1e-13};
-    default: return {0, 0};
+    case DType::Float16:
+      return {2e-3, 2e-3};
+    case DType::BFloat16:
+      return {1.6e-2, 1e-2};
+    case DType::Float32:
+      return transcendental ? Tol{1e-5, 1e-6} : Tol{1e-6, 1e-7};
+    case DType::Float64:
+      return {1e-12, 1e-13};
+    default:
+      return {0, 0};
   }
 }
 
@@ -74,23 +80,29 @@ struct Layout {
 
 std::vector<Layout> binary_layouts() {
   return {
-      {"same", [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
+      {"same",
+       [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
          return std::pair{sample({4, 5}, da, s, va), sample({4, 5}, db, s + 1, vb)};
        }},
-      {"broadcast", [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
+      {"broadcast",
+       [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
          return std::pair{sample({3, 1, 5}, da, s, va), sample({4, 5}, db, s + 1, vb)};
        }},
-      {"transposed", [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
+      {"transposed",
+       [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
          return std::pair{sample({5, 4}, da, s, va).transpose(), sample({4, 5}, db, s + 1, vb)};
        }},
-      {"negstride", [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
+      {"negstride",
+       [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
          return std::pair{sample({4, 5}, da, s, va).slice(1, None, None, -1),
                           sample({4, 10}, db, s + 1, vb).slice(1, 1, None, 2)};
        }},
-      {"scalar0d", [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
+      {"scalar0d",
+       [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
          return std::pair{sample({4, 5}, da, s, va), sample({}, db, s + 1, vb)};
        }},
-      {"zero", [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
+      {"zero",
+       [](DType da, DType db, uint64_t s, Vals va, Vals vb) {
          return std::pair{sample({0, 5}, da, s, va), sample({5}, db, s + 1, vb)};
        }},
   };
@@ -130,8 +142,8 @@ std::vector<BinaryCase> binary_cases() {
       {"sub", [](auto& a, auto& b) { return sub(a, b); }, "np.subtract(a, b)", kNoBool},
       {"mul", [](auto& a, auto& b) { return mul(a, b); }, "np.multiply(a, b)", kAll},
       {"div", [](auto& a, auto& b) { return div(a, b); }, "np.true_divide(a, b)", kFloatRule},
-      {"floor_divide", [](auto& a, auto& b) { return floor_divide(a, b); },
-       "np.floor_divide(a, b)", kAll, Vals::Wide, Vals::Small},
+      {"floor_divide", [](auto& a, auto& b) { return floor_divide(a, b); }, "np.floor_divide(a, b)",
+       kAll, Vals::Wide, Vals::Small},
       {"mod", [](auto& a, auto& b) { return mod(a, b); }, "np.remainder(a, b)", kAll, Vals::Wide,
        Vals::Small},
       {"fmod", [](auto& a, auto& b) { return fmod(a, b); }, "np.fmod(a, b)", kAll, Vals::Wide,
@@ -159,12 +171,12 @@ std::vector<BinaryCase> binary_cases() {
       {"greater", [](auto& a, auto& b) { return a > b; }, "a > b", kAll, Vals::Small, Vals::Small},
       {"greater_equal", [](auto& a, auto& b) { return a >= b; }, "a >= b", kAll, Vals::Small,
        Vals::Small},
-      {"logical_and", [](auto& a, auto& b) { return logical_and(a, b); },
-       "np.logical_and(a, b)", kAll, Vals::Small, Vals::Small},
-      {"logical_or", [](auto& a, auto& b) { return logical_or(a, b); }, "np.logical_or(a, b)",
+      {"logical_and", [](auto& a, auto& b) { return logical_and(a, b); }, "np.logical_and(a, b)",
        kAll, Vals::Small, Vals::Small},
-      {"logical_xor", [](auto& a, auto& b) { return logical_xor(a, b); },
-       "np.logical_xor(a, b)", kAll, Vals::Small, Vals::Small},
+      {"logical_or", [](auto& a, auto& b) { return logical_or(a, b); }, "np.logical_or(a, b)", kAll,
+       Vals::Small, Vals::Small},
+      {"logical_xor", [](auto& a, auto& b) { return logical_xor(a, b); }, "np.logical_xor(a, b)",
+       kAll, Vals::Small, Vals::Small},
       {"bitwise_and", [](auto& a, auto& b) { return a & b; }, "a & b", kNoFloat, Vals::Wide,
        Vals::Wide},
       {"bitwise_or", [](auto& a, auto& b) { return a | b; }, "a | b", kNoFloat, Vals::Wide,
@@ -173,10 +185,9 @@ std::vector<BinaryCase> binary_cases() {
        Vals::Wide},
       {"left_shift", [](auto& a, auto& b) { return left_shift(a, b); }, "np.left_shift(a, b)",
        kNoFloat, Vals::Wide, Vals::Shift},
-      {"right_shift", [](auto& a, auto& b) { return right_shift(a, b); },
-       "np.right_shift(a, b)", kNoFloat, Vals::Wide, Vals::Shift},
-      {"operator%", [](auto& a, auto& b) { return a % b; }, "a % b", kAll, Vals::Wide,
-       Vals::Small},
+      {"right_shift", [](auto& a, auto& b) { return right_shift(a, b); }, "np.right_shift(a, b)",
+       kNoFloat, Vals::Wide, Vals::Shift},
+      {"operator%", [](auto& a, auto& b) { return a % b; }, "a % b", kAll, Vals::Wide, Vals::Small},
   };
 }
 
@@ -333,14 +344,27 @@ std::vector<UnaryCase> unary_cases() {
 
 std::vector<std::pair<std::string, std::function<Tensor(DType, uint64_t, Vals)>>> unary_layouts() {
   return {
-      {"contiguous", [](DType d, uint64_t s, Vals v) { return sample({6, 7}, d, s, v); }},
-      {"transposed", [](DType d, uint64_t s, Vals v) { return sample({7, 6}, d, s, v).transpose(); }},
+      {"contiguous",
+       [](DType d, uint64_t s, Vals v) {
+         return sample({6, 7}, d, s, v);
+       }},
+      {"transposed",
+       [](DType d, uint64_t s, Vals v) {
+         return sample({7, 6}, d, s, v).transpose();
+       }},
       {"negstride",
-       [](DType d, uint64_t s, Vals v) { return sample({6, 14}, d, s, v).slice(1, None, None, -2); }},
+       [](DType d, uint64_t s, Vals v) {
+         return sample({6, 14}, d, s, v).slice(1, None, None, -2);
+       }},
       {"broadcast",
-       [](DType d, uint64_t s, Vals v) { return sample({1, 7}, d, s, v).expand({6, 7}); }},
+       [](DType d, uint64_t s, Vals v) {
+         return sample({1, 7}, d, s, v).expand({6, 7});
+       }},
       {"0d", [](DType d, uint64_t s, Vals v) { return sample({}, d, s, v); }},
-      {"zero", [](DType d, uint64_t s, Vals v) { return sample({3, 0}, d, s, v); }},
+      {"zero",
+       [](DType d, uint64_t s, Vals v) {
+         return sample({3, 0}, d, s, v);
+       }},
   };
 }
 
@@ -357,8 +381,8 @@ TEST(Elementwise, UnaryOpsMatchNumpy) {
         Tensor a = make(dt, seed++, c.vals);
         Tensor ours = c.fn(a);
         bool int_in = !is_floating(dt);
-        bool check_dtype = dt != DType::BFloat16 &&
-                           !(int_in && (c.kind & (kFloatRule | kIntDtypeDiff)));
+        bool check_dtype =
+            dt != DType::BFloat16 && !(int_in && (c.kind & (kFloatRule | kIntDtypeDiff)));
         Tol tol = tol_for(ours.dtype(), c.kind & kTranscend);
         if (dt == DType::BFloat16) tol = tol_for(DType::BFloat16, true);
         if (int_in && (c.kind & kFloatRule)) tol = tol_for(DType::Float32, true);
@@ -370,8 +394,7 @@ TEST(Elementwise, UnaryOpsMatchNumpy) {
         if (c.name == "nan_to_num" && dt == DType::BFloat16) continue;
         if (int_in && (c.kind & kFloatRule)) a = a.to(DType::Float32);  // NumPy: float16/64
         int h = np.add(expr, {a});
-        pending.push_back(
-            {c.name + " " + dtype_name(dt) + " " + lname, ours, h, tol, check_dtype});
+        pending.push_back({c.name + " " + dtype_name(dt) + " " + lname, ours, h, tol, check_dtype});
       }
     }
   }
@@ -400,8 +423,8 @@ TEST(Elementwise, ResultDtypes) {
   // bfloat16's largest finite value (NumPy has no bfloat16)
   Tensor bf = nan_to_num(tensor({INFINITY, -INFINITY}).to(DType::BFloat16));
   EXPECT_EQ(bf.dtype(), DType::BFloat16);
-  EXPECT_EQ(bf.to_vector<double>(), (std::vector<double>{3.3895313892515355e38,
-                                                          -3.3895313892515355e38}));
+  EXPECT_EQ(bf.to_vector<double>(),
+            (std::vector<double>{3.3895313892515355e38, -3.3895313892515355e38}));
 }
 
 // Integer edge cases: division by zero, MIN / -1, negative mod, overflow wrap, big shifts.
@@ -457,7 +480,7 @@ TEST(Elementwise, ScalarFormsMatchNumpy) {
     Tensor a = sample({3, 4}, dt, seed++, Vals::Small).transpose();
     for (const Scalar& s : scalars) {
       if (dt == DType::UInt8 && s.is_integral() && s.to_int() < 0) continue;
-      std::string sv = s.is_bool() ? (s.to_bool() ? "True" : "False")
+      std::string sv = s.is_bool()       ? (s.to_bool() ? "True" : "False")
                        : s.is_floating() ? fmt(s.to_double())
                                          : std::to_string(s.to_int());
       bool b = dt == DType::Bool;
@@ -498,8 +521,11 @@ TEST(Elementwise, ScalarFormsMatchNumpy) {
   pending.push_back({"int8 < 1000", i8 < 1000, np.add("a < 1000", {i8}), {0, 0}, true});
   pending.push_back({"int8 > -1000", i8 > -1000, np.add("a > -1000", {i8}), {0, 0}, true});
   Tensor i64 = tensor({int64_t{1} << 40, (int64_t{1} << 40) + 1});
-  pending.push_back({"int64 < 2^40+0.5", i64 < (std::ldexp(1.0, 40) + 0.5),
-                     np.add("a < 2.0**40 + 0.5", {i64}), {0, 0}, true});
+  pending.push_back({"int64 < 2^40+0.5",
+                     i64 < (std::ldexp(1.0, 40) + 0.5),
+                     np.add("a < 2.0**40 + 0.5", {i64}),
+                     {0, 0},
+                     true});
   check_all(np, pending);
 }
 
@@ -524,9 +550,10 @@ TEST(Elementwise, InPlaceMatchesNumpy) {
     pending.push_back({"add_ scalar " + std::string(dtype_name(dt)), a.clone().add_(3),
                        np.add("np.add(a, 3, out=a.copy())", {a}), tol_for(dt, false),
                        dt != DType::BFloat16});
-    pending.push_back({"mul_ scalar " + std::string(dtype_name(dt)), a.clone().mul_(f ? -2 : 2),
-                       np.add(f ? "np.multiply(a, -2, out=a.copy())" : "np.multiply(a, 2, out=a.copy())", {a}), tol_for(dt, false),
-                       dt != DType::BFloat16});
+    pending.push_back(
+        {"mul_ scalar " + std::string(dtype_name(dt)), a.clone().mul_(f ? -2 : 2),
+         np.add(f ? "np.multiply(a, -2, out=a.copy())" : "np.multiply(a, 2, out=a.copy())", {a}),
+         tol_for(dt, false), dt != DType::BFloat16});
     if (f) {
       pending.push_back({"div_ " + std::string(dtype_name(dt)), a.clone().div_(b),
                          np.add("np.divide(a, b, out=a.copy())", {a, b}), tol_for(dt, false),
@@ -542,19 +569,28 @@ TEST(Elementwise, InPlaceMatchesNumpy) {
   // int32 += int64: computed in int64, cast back (same_kind); float32 += int tensor
   Tensor i32 = tensor({1, 2, 2147483647}).to(DType::Int32);
   Tensor i64 = tensor({int64_t{5}, int64_t{1} << 33, int64_t{1}});
-  pending.push_back({"int32 += int64", i32.clone().add_(i64),
+  pending.push_back({"int32 += int64",
+                     i32.clone().add_(i64),
                      np.add("np.add(a, b, out=a.copy(), casting='same_kind')", {i32, i64}),
-                     {0, 0}, true});
+                     {0, 0},
+                     true});
   Tensor f32 = tensor({1.5, 2.5, 3.5});
-  pending.push_back({"float32 *= int64", f32.clone().mul_(i64),
-                     np.add("np.multiply(a, b, out=a.copy())", {f32, i64}), {1e-6, 0}, true});
+  pending.push_back({"float32 *= int64",
+                     f32.clone().mul_(i64),
+                     np.add("np.multiply(a, b, out=a.copy())", {f32, i64}),
+                     {1e-6, 0},
+                     true});
   // in-place into a non-contiguous view, and with an overlapping operand
   Tensor m = sample({4, 4}, DType::Float32, seed++);
   Tensor mv = m.clone();
   Tensor view = mv.slice(1, None, None, -2);
   view.add_(1.0);
-  pending.push_back({"view add_", mv, np.add("(lambda x: (np.add(x[:, ::-2], 1.0, out=x[:, ::-2]), x)[1])(a.copy())", {m}),
-                     {1e-6, 1e-7}, true});
+  pending.push_back(
+      {"view add_",
+       mv,
+       np.add("(lambda x: (np.add(x[:, ::-2], 1.0, out=x[:, ::-2]), x)[1])(a.copy())", {m}),
+       {1e-6, 1e-7},
+       true});
   Tensor ov = m.clone();
   ov.add_(ov.transpose());
   pending.push_back({"overlap add_", ov, np.add("a + a.T", {m}), {1e-6, 1e-7}, true});
@@ -580,10 +616,10 @@ TEST(Elementwise, WhereClipLerpMatchNumpy) {
     bool cd = dt != DType::BFloat16;
     pending.push_back({"where " + std::string(dtype_name(dt)), where(c, a, b),
                        np.add("np.where(a, b, c)", {c, a, b}), tol, cd});
-    pending.push_back({"where T " + std::string(dtype_name(dt)),
-                       where(c.transpose(), a.transpose().unsqueeze(2), b.unsqueeze(1).unsqueeze(2)),
-                       np.add("np.where(a.T, b.T[:, :, None], c[:, None, None])", {c, a, b}), tol,
-                       cd});
+    pending.push_back(
+        {"where T " + std::string(dtype_name(dt)),
+         where(c.transpose(), a.transpose().unsqueeze(2), b.unsqueeze(1).unsqueeze(2)),
+         np.add("np.where(a.T, b.T[:, :, None], c[:, None, None])", {c, a, b}), tol, cd});
     if (dt == DType::Bool) continue;
     Tensor lo = sample({5}, dt, seed++, Vals::Small), hi = add(lo, full({1}, 3, dt));
     pending.push_back({"clip tensors " + std::string(dtype_name(dt)), clip(a, lo, hi),
@@ -597,7 +633,8 @@ TEST(Elementwise, WhereClipLerpMatchNumpy) {
                        np.add("np.clip(a[:, ::-1], None, 1)", {a}), tol, cd});
     if (is_floating(dt)) {
       Tensor w = sample({4, 1}, dt, seed++, Vals::Small);
-      Tensor bb = sample({4, 5}, dt, seed++, Vals::Small), aa = sample({5}, dt, seed++, Vals::Small);
+      Tensor bb = sample({4, 5}, dt, seed++, Vals::Small),
+             aa = sample({5}, dt, seed++, Vals::Small);
       Tol lt = dt == DType::BFloat16 ? tol_for(dt, true) : Tol{tol.rtol * 4, tol.rtol * 4};
       pending.push_back({"lerp " + std::string(dtype_name(dt)), lerp(aa, bb, w),
                          np.add("a + c * (b - a)", {aa, bb, w}), lt, cd});
@@ -606,15 +643,20 @@ TEST(Elementwise, WhereClipLerpMatchNumpy) {
     }
   }
   Tensor cond = tensor({true, false, true});
-  pending.push_back({"where scalars", where(cond, 1, 2.5), np.add("np.where(a, 1, 2.5)", {cond}),
-                     {1e-6, 0}, false});
-  pending.push_back({"where int scalars", where(cond, 1, 2), np.add("np.where(a, 1, 2)", {cond}),
-                     {0, 0}, true});
-  pending.push_back({"where zero", where(zeros({0, 3}, DType::Bool), zeros({3}), ones({0, 1})),
+  pending.push_back({"where scalars",
+                     where(cond, 1, 2.5),
+                     np.add("np.where(a, 1, 2.5)", {cond}),
+                     {1e-6, 0},
+                     false});
+  pending.push_back(
+      {"where int scalars", where(cond, 1, 2), np.add("np.where(a, 1, 2)", {cond}), {0, 0}, true});
+  pending.push_back({"where zero",
+                     where(zeros({0, 3}, DType::Bool), zeros({3}), ones({0, 1})),
                      np.add("np.where(np.zeros((0, 3), bool), np.zeros(3, np.float32), "
                             "np.ones((0, 1), np.float32))",
                             {}),
-                     {0, 0}, true});
+                     {0, 0},
+                     true});
   Tensor x = tensor({1.0, NAN, -INFINITY, 3.0});
   pending.push_back({"clip nan", clip(x, 0, 2), np.add("np.clip(a, 0, 2)", {x}), {0, 0}, true});
   Tensor u8 = tensor({0, 100, 255}).to(DType::UInt8);
@@ -629,18 +671,26 @@ TEST(Elementwise, IscloseAllcloseArrayEqual) {
   Tensor b = tensor({1.0 + 1e-6, 1.1, NAN, INFINITY, INFINITY, 0.0, 100.001, 1e-8});
   for (DType dt : {DType::Float32, DType::Float64, DType::Float16}) {
     Tensor x = a.to(dt), y = b.to(dt);
-    pending.push_back({"isclose " + std::string(dtype_name(dt)), isclose(x, y),
-                       np.add("np.isclose(a, b)", {x, y}), {0, 0}, true});
+    pending.push_back({"isclose " + std::string(dtype_name(dt)),
+                       isclose(x, y),
+                       np.add("np.isclose(a, b)", {x, y}),
+                       {0, 0},
+                       true});
     pending.push_back({"isclose nan " + std::string(dtype_name(dt)),
                        isclose(x, y, 1e-3, 1e-5, true),
-                       np.add("np.isclose(a, b, 1e-3, 1e-5, True)", {x, y}), {0, 0}, true});
+                       np.add("np.isclose(a, b, 1e-3, 1e-5, True)", {x, y}),
+                       {0, 0},
+                       true});
   }
   Tensor i = tensor({1, 2, 3}), j = tensor({1, 3, 3}).to(DType::Int32);
-  pending.push_back({"isclose int", isclose(i, j), np.add("np.isclose(a, b)", {i, j}), {0, 0},
-                     true});
+  pending.push_back(
+      {"isclose int", isclose(i, j), np.add("np.isclose(a, b)", {i, j}), {0, 0}, true});
   Tensor m = sample({3, 4}, DType::Float32, 11);
-  pending.push_back({"isclose bcast", isclose(m, m.slice(0, 0, 1)),
-                     np.add("np.isclose(a, a[0:1])", {m}), {0, 0}, true});
+  pending.push_back({"isclose bcast",
+                     isclose(m, m.slice(0, 0, 1)),
+                     np.add("np.isclose(a, a[0:1])", {m}),
+                     {0, 0},
+                     true});
   check_all(np, pending);
 
   Tensor f = tensor({1.0, 2.0, 3.0});
@@ -670,24 +720,33 @@ TEST(Elementwise, LargeAndVectorMathMatchNumpy) {
   pending.push_back({"exp f32", exp(e), np.add("np.exp(a)", {e}), {2e-6, 1e-37}, true});
   pending.push_back({"log f32", log(l), np.add("np.log(a)", {l}), {2e-6, 1e-6}, true});
   pending.push_back({"tanh f32", tanh(t), np.add("np.tanh(a)", {t}), {3e-6, 1e-7}, true});
-  pending.push_back({"sigmoid f32", sigmoid(s),
+  pending.push_back({"sigmoid f32",
+                     sigmoid(s),
                      np.add("(1 / (1 + np.exp(-a.astype(np.float64)))).astype(np.float32)", {s}),
-                     {3e-6, 1e-37}, true});
+                     {3e-6, 1e-37},
+                     true});
   Tensor special = tensor({0.0, -0.0, INFINITY, -INFINITY, NAN, 88.7, 88.8, -87.5, -103.0, -104.0,
                            1e-40, -1.0, 1e-45, 3.4e38, 0.3, -0.3, 0.62, 0.63});
   for (const char* fn : {"exp", "log", "tanh"}) {
-    Tensor ours = std::string(fn) == "exp" ? exp(special)
-                  : std::string(fn) == "log" ? log(special) : tanh(special);
-    pending.push_back({std::string(fn) + " specials", ours,
-                       np.add(std::string("np.") + fn + "(a)", {special}), {2e-6, 1e-44}, true});
+    Tensor ours = std::string(fn) == "exp"   ? exp(special)
+                  : std::string(fn) == "log" ? log(special)
+                                             : tanh(special);
+    pending.push_back({std::string(fn) + " specials",
+                       ours,
+                       np.add(std::string("np.") + fn + "(a)", {special}),
+                       {2e-6, 1e-44},
+                       true});
   }
   Tensor x = linspace(-3, 3, n, true, DType::Float64);
   Tensor y = x.slice(0, None, None, -1);
   pending.push_back({"add large strided", add(x, y), np.add("a + a[::-1]", {x}), {0, 1e-15}, true});
-  pending.push_back({"mul large bcast", mul(x.reshape({-1, 3}), x.slice(0, 0, 3)),
-                     np.add("a.reshape(-1, 3) * a[:3]", {x}), {1e-15, 0}, true});
-  pending.push_back({"sin large f64", sin(y), np.add("np.sin(a[::-1])", {x}), {1e-14, 1e-15},
+  pending.push_back({"mul large bcast",
+                     mul(x.reshape({-1, 3}), x.slice(0, 0, 3)),
+                     np.add("a.reshape(-1, 3) * a[:3]", {x}),
+                     {1e-15, 0},
                      true});
+  pending.push_back(
+      {"sin large f64", sin(y), np.add("np.sin(a[::-1])", {x}), {1e-14, 1e-15}, true});
   Tensor h = x.to(DType::Float16);
   pending.push_back({"exp large f16", exp(h), np.add("np.exp(a)", {h}), {2e-3, 1e-4}, true});
   check_all(np, pending);
@@ -721,5 +780,10 @@ TEST(Elementwise, Errors) {
   expect_error([&] { i.clone().add_(1.5); }, {"add_", "float32", "int64"});
   expect_error([&] { zeros({3}).add_(zeros({2, 3})); }, {"add_", "[2, 3]", "[3]"});
   expect_error([&] { zeros({3}).mul_(zeros({2})); }, {"mul_", "[2]", "[3]"});
-  expect_error([&] { Tensor u; exp(u); }, {"undefined"});
+  expect_error(
+      [&] {
+        Tensor u;
+        exp(u);
+      },
+      {"undefined"});
 }

@@ -31,11 +31,16 @@ struct Tol {
 };
 Tol tol_for(DType dt) {
   switch (dt) {
-    case DType::Float64: return {1e-10, 1e-10};
-    case DType::Float32: return {1e-4, 1e-4};
-    case DType::Float16: return {1e-2, 5e-2};
-    case DType::BFloat16: return {2e-2, 2e-1};
-    default: return {0, 0};
+    case DType::Float64:
+      return {1e-10, 1e-10};
+    case DType::Float32:
+      return {1e-4, 1e-4};
+    case DType::Float16:
+      return {1e-2, 5e-2};
+    case DType::BFloat16:
+      return {2e-2, 2e-1};
+    default:
+      return {0, 0};
   }
 }
 
@@ -58,15 +63,20 @@ Tensor batch_eye(const Tensor& like) {
 TEST(LinalgMatmul, MatchesNumpyOverShapesAndDtypes) {
   Generator gen(1);
   const std::vector<std::pair<Shape, Shape>> shapes = {
-      {{3, 4}, {4, 5}},       {{4}, {4}},          {{4}, {4, 3}},     {{2, 3, 4}, {4}},
-      {{3}, {2, 3, 4}},       {{2, 1, 3, 4}, {5, 4, 2}}, {{2, 3, 4}, {4, 5}}, {{1, 4}, {4, 1}},
-      {{0, 4}, {4, 3}},       {{3, 0}, {0, 2}},    {{2, 0, 3}, {3, 4}}, {{0}, {0}},
-      {{37, 70}, {70, 33}},   {{4, 300}, {300, 5}}};
-  const std::vector<DType> dtypes = {DType::Float32, DType::Float64, DType::Float16,
-                                     DType::BFloat16, DType::Int64, DType::Int32,
-                                     DType::Int16,   DType::Int8,   DType::UInt8, DType::Bool};
+      {{3, 4}, {4, 5}},     {{4}, {4}},          {{4}, {4, 3}},
+      {{2, 3, 4}, {4}},     {{3}, {2, 3, 4}},    {{2, 1, 3, 4}, {5, 4, 2}},
+      {{2, 3, 4}, {4, 5}},  {{1, 4}, {4, 1}},    {{0, 4}, {4, 3}},
+      {{3, 0}, {0, 2}},     {{2, 0, 3}, {3, 4}}, {{0}, {0}},
+      {{37, 70}, {70, 33}}, {{4, 300}, {300, 5}}};
+  const std::vector<DType> dtypes = {
+      DType::Float32, DType::Float64, DType::Float16, DType::BFloat16, DType::Int64,
+      DType::Int32,   DType::Int16,   DType::Int8,    DType::UInt8,    DType::Bool};
   NumpyOracle np;
-  struct Case { Tensor ours; int h; DType dt; };
+  struct Case {
+    Tensor ours;
+    int h;
+    DType dt;
+  };
   std::vector<Case> cases;
   for (DType dt : dtypes)
     for (const auto& [sa, sb] : shapes) {
@@ -100,18 +110,18 @@ TEST(LinalgMatmul, NonContiguousViews) {
     Tensor a = sample({6, 5}, dt, gen), b = sample({6, 4}, dt, gen);
     Tensor big = sample({4, 10, 6}, dt, gen), w = sample({6, 7}, dt, gen);
     std::vector<std::pair<Tensor, Tensor>> pairs = {
-        {a.transpose(), b},                                    // trans flag on a
-        {a.transpose(), b.transpose().transpose()},            // plain
-        {b.transpose(), a},                                    // [4,6] @ [6,5]
-        {a.transpose(), w.transpose().transpose()},            // [5,6] @ [6,7]
-        {w.transpose(), b},                                    // [7,6] @ [6,4]
+        {a.transpose(), b},                                                  // trans flag on a
+        {a.transpose(), b.transpose().transpose()},                          // plain
+        {b.transpose(), a},                                                  // [4,6] @ [6,5]
+        {a.transpose(), w.transpose().transpose()},                          // [5,6] @ [6,7]
+        {w.transpose(), b},                                                  // [7,6] @ [6,4]
         {a.slice(0, None, None, 2).transpose(), b.slice(0, None, None, 2)},  // strided: copies
         {a.slice(1, None, None, -1).transpose(),
          b.slice(0, None, None, -1).slice(1, None, None, -1)},
-        {big.slice(1, None, None, 2), w},                      // batch, row stride 12
-        {big.permute({1, 0, 2}), w},                           // batch not foldable
-        {big, w.slice(1, None, None, 3)},                      // b columns strided
-        {a.slice(1, 0, 1).transpose(), b},                     // a row vector with big stride
+        {big.slice(1, None, None, 2), w},   // batch, row stride 12
+        {big.permute({1, 0, 2}), w},        // batch not foldable
+        {big, w.slice(1, None, None, 3)},   // b columns strided
+        {a.slice(1, 0, 1).transpose(), b},  // a row vector with big stride
         {big.transpose(-1, -2).transpose(-1, -2), w.unsqueeze(0).expand({4, 6, 7})},  // b bcast
         {a.transpose().unsqueeze(0).expand({3, 5, 6}), b.slice(1, 1, 2)},  // a bcast, b column
         {b.select(1, 0), big.transpose(-1, -2)},                           // 1-D @ batch
@@ -122,8 +132,8 @@ TEST(LinalgMatmul, NonContiguousViews) {
     np.run();
     Tol t = tol_for(dt);
     for (size_t i = 0; i < pairs.size(); ++i)
-      EXPECT_TRUE(matches(matmul(pairs[i].first, pairs[i].second), np.result(hs[i]), t.rtol,
-                          t.atol))
+      EXPECT_TRUE(
+          matches(matmul(pairs[i].first, pairs[i].second), np.result(hs[i]), t.rtol, t.atol))
           << "case " << i << " " << dtype_name(dt);
   }
 }
@@ -159,7 +169,11 @@ TEST(LinalgMatmul, Errors) {
 TEST(LinalgProducts, DotVdotInnerOuterTensordotMatchNumpy) {
   Generator gen(5);
   NumpyOracle np;
-  struct Case { Tensor ours; int h; DType dt; };
+  struct Case {
+    Tensor ours;
+    int h;
+    DType dt;
+  };
   std::vector<Case> cases;
   for (DType dt : {DType::Float32, DType::Float64, DType::Int64, DType::Int32}) {
     Tensor v = sample({5}, dt, gen), w = sample({5}, dt, gen), m = sample({3, 5}, dt, gen);
@@ -209,10 +223,14 @@ TEST(LinalgProducts, Errors) {
 TEST(LinalgTrace, MatchesNumpy) {
   Generator gen(6);
   NumpyOracle np;
-  struct Case { Tensor ours; int h; DType dt; };
+  struct Case {
+    Tensor ours;
+    int h;
+    DType dt;
+  };
   std::vector<Case> cases;
-  for (DType dt : {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool,
-                   DType::Int8}) {
+  for (DType dt :
+       {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool, DType::Int8}) {
     Tensor a = sample({4, 5}, dt, gen), b = sample({3, 3, 2}, dt, gen);
     for (int64_t off : {0, 1, -2, 7})
       cases.push_back({trace(a, off), np.add("np.trace(a, " + std::to_string(off) + ")", {a}), dt});
@@ -230,7 +248,10 @@ TEST(LinalgTrace, MatchesNumpy) {
 
 TEST(LinalgEinsum, MatchesNumpy) {
   Generator gen(7);
-  struct Pattern { std::string subs; std::vector<Shape> shapes; };
+  struct Pattern {
+    std::string subs;
+    std::vector<Shape> shapes;
+  };
   const std::vector<Pattern> patterns = {
       {"ij->ji", {{3, 4}}},
       {"ii->", {{4, 4}}},
@@ -265,7 +286,12 @@ TEST(LinalgEinsum, MatchesNumpy) {
       {" ij , jk -> ki ", {{3, 4}, {4, 2}}},
   };
   NumpyOracle np;
-  struct Case { Tensor ours; int h; DType dt; std::string subs; };
+  struct Case {
+    Tensor ours;
+    int h;
+    DType dt;
+    std::string subs;
+  };
   std::vector<Case> cases;
   for (DType dt : {DType::Float32, DType::Float64, DType::Int32, DType::Int64}) {
     for (const auto& p : patterns) {
@@ -286,8 +312,8 @@ TEST(LinalgEinsum, MatchesNumpy) {
   np.run();
   for (const auto& c : cases) {
     Tol t = tol_for(c.dt);
-    EXPECT_TRUE(matches(c.ours, np.result(c.h), t.rtol, t.atol)) << c.subs << " "
-                                                                << dtype_name(c.dt);
+    EXPECT_TRUE(matches(c.ours, np.result(c.h), t.rtol, t.atol))
+        << c.subs << " " << dtype_name(c.dt);
   }
 }
 
@@ -363,14 +389,16 @@ TEST(Linalg, InvSolveDetSlogdetMatchNumpy) {
       int hd = np.add("np.linalg.det(a)", {a});
       int hs = np.add("np.linalg.slogdet(a)", {a});
       int hm = np.add("np.linalg.solve(a, b)", {a, bm});
-      int hv = np.add("np.linalg.solve(a, np.broadcast_to(b[:, None], a.shape[:-1] + (1,)))"
-                      "[..., 0]",
-                      {a, bv});
+      int hv = np.add(
+          "np.linalg.solve(a, np.broadcast_to(b[:, None], a.shape[:-1] + (1,)))"
+          "[..., 0]",
+          {a, bv});
       checks.push_back([=, &np] {
         double rt = t.rtol * 10, at = t.atol * 10;
         EXPECT_TRUE(matches(linalg::inv(a), np.result(hi), rt, at)) << s;
-        EXPECT_TRUE(matches(linalg::inv(a.transpose(-1, -2)), np.result(hi).transpose(-1, -2),
-                            rt, at)) << s;
+        EXPECT_TRUE(
+            matches(linalg::inv(a.transpose(-1, -2)), np.result(hi).transpose(-1, -2), rt, at))
+            << s;
         EXPECT_TRUE(matches(linalg::det(a), np.result(hd), rt, at)) << s;
         auto [sign, logabs] = linalg::slogdet(a);
         EXPECT_TRUE(matches(sign, np.results(hs)[0], 0, 0)) << s;
@@ -400,8 +428,9 @@ TEST(Linalg, CholeskyEighMatchNumpy) {
         auto [w, v] = linalg::eigh(spd);
         EXPECT_TRUE(matches(w, np.result(he), t.rtol * 10, t.atol * 100)) << s;
         // A V = V diag(w) and V^T V = I (eigenvector signs are free).
-        EXPECT_TRUE(matches(matmul(spd, v), einsum("...ij,...j->...ij", {v, w}), t.rtol * 10,
-                            t.atol * 100)) << s;
+        EXPECT_TRUE(
+            matches(matmul(spd, v), einsum("...ij,...j->...ij", {v, w}), t.rtol * 10, t.atol * 100))
+            << s;
         EXPECT_TRUE(matches(matmul(v.transpose(-1, -2), v), batch_eye(v), 0, t.atol * 10)) << s;
       });
     }
@@ -416,8 +445,8 @@ TEST(Linalg, QrMatchesNumpyUpToSigns) {
   Checks checks;
   for (DType dt : {DType::Float32, DType::Float64}) {
     Tol t = tol_for(dt);
-    for (Shape s : {Shape{5, 3}, Shape{3, 5}, Shape{4, 4}, Shape{2, 6, 4}, Shape{0, 3},
-                    Shape{3, 0}}) {
+    for (Shape s :
+         {Shape{5, 3}, Shape{3, 5}, Shape{4, 4}, Shape{2, 6, 4}, Shape{0, 3}, Shape{3, 0}}) {
       Tensor a = randn(s, gen, dt);
       int h = np.add(kNormaliseQr, {a});
       checks.push_back([=, &np] {
@@ -454,8 +483,9 @@ TEST(Linalg, SvdMatchesNumpyAndReconstructs) {
           EXPECT_EQ(r.Vh.shape(), np.results(full ? hf : hr)[2].shape()) << s;
           const int64_t k = r.S.size(-1);
           Tensor u = r.U.slice(-1, 0, k), vh = r.Vh.slice(-2, 0, k);
-          EXPECT_TRUE(matches(einsum("...ij,...j,...jk->...ik", {u, r.S, vh}), a, t.rtol * 10,
-                              t.atol * 10)) << s << " full=" << full;
+          EXPECT_TRUE(
+              matches(einsum("...ij,...j,...jk->...ik", {u, r.S, vh}), a, t.rtol * 10, t.atol * 10))
+              << s << " full=" << full;
           Tensor utu = matmul(r.U.transpose(-1, -2), r.U);
           EXPECT_TRUE(matches(utu, batch_eye(utu), 0, t.atol * 10)) << s;
           Tensor vvt = matmul(r.Vh, r.Vh.transpose(-1, -2));
@@ -525,17 +555,28 @@ TEST(Linalg, Errors) {
   Tensor sing = tensor({{1.0, 2.0}, {2.0, 4.0}});
   expect_error([&] { linalg::inv(sing); }, "inv: Singular matrix");
   expect_error([&] { linalg::solve(sing, ones({2})); }, "solve: Singular matrix");
-  expect_error([] { linalg::inv(zeros({2, 3})); }, "inv: last 2 dimensions of the array must be "
-                                                   "square, got shape [2, 3]");
+  expect_error(
+      [] {
+        linalg::inv(zeros({2, 3}));
+      },
+      "inv: last 2 dimensions of the array must be "
+      "square, got shape [2, 3]");
   expect_error([] { linalg::det(zeros({3})); }, "det: expected a matrix");
-  expect_error([] { linalg::cholesky(tensor({{1.0, 2.0}, {2.0, 1.0}})); },
-               "cholesky: Matrix is not positive definite");
+  expect_error(
+      [] {
+        linalg::cholesky(tensor({{1.0, 2.0}, {2.0, 1.0}}));
+      },
+      "cholesky: Matrix is not positive definite");
   expect_error([] { linalg::cholesky(zeros({2, 3})); }, "cholesky: last 2 dimensions");
   expect_error([] { linalg::eigh(zeros({2, 3})); }, "eigh: last 2 dimensions");
-  expect_error([] { linalg::solve(eye(3), ones({4})); }, "solve: a with shape [3, 3] and b with "
-                                                         "shape [4] do not match");
-  expect_error([] { linalg::solve(eye(3).expand({2, 3, 3}), ones({3, 3, 1})); },
-               "solve: shapes [2] and [3] cannot be broadcast");
+  expect_error([] { linalg::solve(eye(3), ones({4})); },
+               "solve: a with shape [3, 3] and b with "
+               "shape [4] do not match");
+  expect_error(
+      [] {
+        linalg::solve(eye(3).expand({2, 3, 3}), ones({3, 3, 1}));
+      },
+      "solve: shapes [2] and [3] cannot be broadcast");
   expect_error([] { linalg::lstsq(eye(3), ones({4})); }, "lstsq: incompatible dimensions");
   expect_error([] { linalg::inv(eye(2, std::nullopt, 0, DType::Float16)); },
                "inv: array type float16 is unsupported");

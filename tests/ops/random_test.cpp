@@ -1,6 +1,8 @@
 // Random numbers: reproducibility (seeds, state save/restore), statistical sanity with generous
 // bounds, ranges, dtypes and errors. ravel's stream is not NumPy's, so there is no oracle for
 // values; frequency tests use chi-square against fixed, generous thresholds.
+#include "ravel/random.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 
 #include "ravel/ops.h"
 #include "ravel/parallel.h"
-#include "ravel/random.h"
 
 using namespace ravel;
 
@@ -286,22 +287,40 @@ TEST(Random, Errors) {
   expect_error([&] { uniform(2, 1, {3}, g); }, "uniform: low (2) must be <= high (1)");
   expect_error([&] { normal(0, -1, {3}, g); }, "normal: mean (0) must be finite and stddev (-1)");
   expect_error([&] { bernoulli(1.5, {3}, g); }, "bernoulli: probability p = 1.5 is outside [0, 1]");
-  expect_error([&] { bernoulli(tensor({0.5, -0.1}), g); },
-               "bernoulli: probability -0.1 at flat index 1");
+  expect_error(
+      [&] {
+        bernoulli(tensor({0.5, -0.1}), g);
+      },
+      "bernoulli: probability -0.1 at flat index 1");
   expect_error([&] { permutation(-1, g); }, "permutation: n must be non-negative, got -1");
   expect_error([&] { permutation(scalar_tensor(3), g); }, "permutation: x must be at least 1-d");
   expect_error([&] { choice(3, 5, false, std::nullopt, g); },
                "choice: cannot take a larger sample (5) than population (3) when replace=false");
-  expect_error([&] { choice(3, 2, true, tensor({0.5, 0.2, 0.2}), g); },
-               "choice: probabilities do not sum to 1");
-  expect_error([&] { choice(3, 2, true, tensor({0.5, 0.5}), g); },
-               "choice: p must be 1-dimensional of length 3, got shape [2]");
-  expect_error([&] { choice(3, 2, true, tensor({1.5, -0.5, 0.0}), g); },
-               "choice: probabilities must be non-negative");
-  expect_error([&] { choice(3, 3, false, tensor({0.5, 0.5, 0.0}), g); },
-               "choice: fewer non-zero entries in p (2) than size (3)");
+  expect_error(
+      [&] {
+        choice(3, 2, true, tensor({0.5, 0.2, 0.2}), g);
+      },
+      "choice: probabilities do not sum to 1");
+  expect_error(
+      [&] {
+        choice(3, 2, true, tensor({0.5, 0.5}), g);
+      },
+      "choice: p must be 1-dimensional of length 3, got shape [2]");
+  expect_error(
+      [&] {
+        choice(3, 2, true, tensor({1.5, -0.5, 0.0}), g);
+      },
+      "choice: probabilities must be non-negative");
+  expect_error(
+      [&] {
+        choice(3, 3, false, tensor({0.5, 0.5, 0.0}), g);
+      },
+      "choice: fewer non-zero entries in p (2) than size (3)");
   expect_error([&] { choice(0, 1, true, std::nullopt, g); }, "choice: a cannot be empty");
   expect_error([&] { choice(3, -1, true, std::nullopt, g); }, "choice: size must be non-negative");
-  expect_error([&] { choice(zeros({2, 2}), 1, true, std::nullopt, g); },
-               "choice: a must be 1-dimensional, got shape [2, 2]");
+  expect_error(
+      [&] {
+        choice(zeros({2, 2}), 1, true, std::nullopt, g);
+      },
+      "choice: a must be 1-dimensional, got shape [2, 2]");
 }

@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -150,9 +150,12 @@ Tensor numpy_eval(const std::string& expr, const std::vector<Tensor>& inputs) {
   for (size_t i = 0; i < a.size(); ++i) {
     double x = a[i], y = b[i];
     bool ok;
-    if (std::isnan(y)) ok = std::isnan(x);
-    else if (std::isinf(y)) ok = x == y;
-    else ok = std::isfinite(x) && std::fabs(x - y) <= atol + rtol * std::fabs(y);
+    if (std::isnan(y))
+      ok = std::isnan(x);
+    else if (std::isinf(y))
+      ok = x == y;
+    else
+      ok = std::isfinite(x) && std::fabs(x - y) <= atol + rtol * std::fabs(y);
     if (!ok) {
       double excess = std::isfinite(x) && std::isfinite(y) ? std::fabs(x - y) : INFINITY;
       if (bad == 0 || excess > worst_excess) {

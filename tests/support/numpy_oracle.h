@@ -25,9 +25,9 @@ class NumpyOracle {
  public:
   int add(const std::string& expr, const std::vector<Tensor>& inputs);
   void run();
-  const Tensor& result(int handle) const;               // first (or only) result
+  const Tensor& result(int handle) const;                // first (or only) result
   const std::vector<Tensor>& results(int handle) const;  // all results of a tuple
-  const std::string& error(int handle) const;           // "" when NumPy succeeded
+  const std::string& error(int handle) const;            // "" when NumPy succeeded
 
  private:
   struct Case {

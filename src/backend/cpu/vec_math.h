@@ -14,7 +14,9 @@ namespace ravel::vec {
 #define RAVEL_VEC_INLINE inline __attribute__((always_inline))
 
 // 2^n for an integer n in [-126, 127], built in the exponent field.
-RAVEL_VEC_INLINE float pow2i(int32_t n) { return std::bit_cast<float>(static_cast<uint32_t>(n + 127) << 23); }
+RAVEL_VEC_INLINE float pow2i(int32_t n) {
+  return std::bit_cast<float>(static_cast<uint32_t>(n + 127) << 23);
+}
 
 RAVEL_VEC_INLINE float exp(float x) {
   constexpr float kHi = 88.7228393554687f, kLo = -103.972084045410f;
