@@ -5,23 +5,10 @@
 #include <fstream>
 
 #include "ravel/ravel.h"
+#include "support/expect_error.h"
 
 using namespace ravel;
-
-namespace {
-// Runs fn, expects a ravel::Error, and checks that every fragment appears in its message.
-template <typename Fn>
-void expect_error(Fn&& fn, std::initializer_list<const char*> fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected ravel::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const char* f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' missing from: " << msg;
-  }
-}
-}  // namespace
+using ravel::testing::expect_error;
 
 TEST(Errors, ShapeMismatchNamesOpAndShapes) {
   expect_error([] { add(zeros({2, 3}), zeros({4})); }, {"add", "[2, 3]", "[4]"});

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "ravel/tensor.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 namespace ravel {
@@ -19,6 +20,8 @@ void expect_matches(const std::vector<Tensor>& ours, const std::vector<Tensor>& 
 }  // namespace shape_testing
 
 namespace {
+
+using ravel::testing::expect_error;
 
 using shape_testing::expect_matches;
 using shape_testing::sample;
@@ -286,14 +289,6 @@ TEST(Views, VersionCounter) {
 
 TEST(Views, Errors) {
   Tensor a = zeros({2, 3, 4});
-  auto expect_error = [](const std::function<void()>& f, const std::string& needle) {
-    try {
-      f();
-      ADD_FAILURE() << "no error, expected one containing '" << needle << "'";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error(
       [&] {
         a.reshape({5, 5});

@@ -10,10 +10,13 @@
 #include <random>
 
 #include "ravel/io.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 namespace ravel {
 namespace {
+
+using ravel::testing::expect_error;
 
 namespace fs = std::filesystem;
 using testing::all_dtypes;
@@ -231,18 +234,6 @@ TEST_F(NpyTest, NpzRoundTrip) {
   }
   save_npz(path("empty.npz"), {});
   EXPECT_TRUE(load_npz(path("empty.npz")).empty());
-}
-
-// ---- errors: each names the file (or the in-memory source) and the problem
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown; expected one mentioning " << parts[0];
-  } catch (const Error& e) {
-    for (const auto& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-          << "message \"" << e.what() << "\" lacks \"" << p << "\"";
-  }
 }
 
 std::string npy_with_header(const std::string& dict, const std::string& data = "",

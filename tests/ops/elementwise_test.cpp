@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "ravel/ops.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 using namespace ravel;
+using ravel::testing::expect_error;
 using namespace ravel::testing;
 
 namespace {
@@ -753,15 +755,6 @@ TEST(Elementwise, LargeAndVectorMathMatchNumpy) {
 }
 
 TEST(Elementwise, Errors) {
-  auto expect_error = [](const std::function<void()>& f, const std::vector<std::string>& parts) {
-    try {
-      f();
-      ADD_FAILURE() << "no error thrown";
-    } catch (const Error& e) {
-      std::string msg = e.what();
-      for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << msg;
-    }
-  };
   Tensor a = zeros({2, 3}), b = zeros({4});
   expect_error([&] { add(a, b); }, {"add", "[2, 3]", "[4]"});
   expect_error([&] { (void)(a < b); }, {"less", "[2, 3]", "[4]"});

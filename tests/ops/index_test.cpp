@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "ravel/ops.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 namespace ravel {
@@ -18,6 +19,8 @@ void expect_matches(const std::vector<Tensor>& ours, const std::vector<Tensor>& 
 }  // namespace shape_testing
 
 namespace {
+
+using ravel::testing::expect_error;
 
 using shape_testing::expect_matches;
 using shape_testing::sample;
@@ -424,14 +427,6 @@ TEST(Indexing, ZeroSizeAndZeroDim) {
 
 TEST(Indexing, Errors) {
   Tensor a = zeros({4, 5, 6});
-  auto expect_error = [](const std::function<void()>& f, const std::string& needle) {
-    try {
-      f();
-      ADD_FAILURE() << "no error, expected one containing '" << needle << "'";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { a.index({4}); }, "index: index 4 is out of bounds for axis 0 with size 4");
   expect_error(
       [&] {

@@ -10,9 +10,11 @@
 
 #include "ravel/ops.h"
 #include "ravel/random.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 using namespace ravel;
+using ravel::testing::expect_error;
 using ravel::testing::matches;
 using ravel::testing::NumpyOracle;
 
@@ -41,15 +43,6 @@ Tol tol_for(DType dt) {
       return {2e-2, 2e-1};
     default:
       return {0, 0};
-  }
-}
-
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected ravel::Error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
   }
 }
 

@@ -13,19 +13,12 @@
 
 #include "ravel/ops.h"
 #include "ravel/parallel.h"
+#include "support/expect_error.h"
 
 using namespace ravel;
+using ravel::testing::expect_error;
 
 namespace {
-
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected ravel::Error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 struct Moments {
   double mean, std;

@@ -10,9 +10,11 @@
 
 #include "ravel/ops.h"
 #include "ravel/random.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 using namespace ravel;
+using ravel::testing::expect_error;
 using namespace ravel::testing;
 
 namespace {
@@ -156,19 +158,6 @@ void check_cases(const std::vector<ReduceCase>& cases) {
     }
     double tol = rtol_for(p.ours.dtype());
     EXPECT_TRUE(matches(p.ours, ref, tol, tol, false)) << p.what;
-  }
-}
-
-// ravel::Error whose message contains every part.
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected ravel::Error containing '" << parts[0] << "'";
-  } catch (const Error& e) {
-    for (const auto& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << p << "'";
   }
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "ravel/ops.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 namespace ravel::shape_testing {
@@ -53,6 +54,8 @@ void expect_matches(const std::vector<Tensor>& ours, const std::vector<Tensor>& 
 
 namespace ravel {
 namespace {
+
+using ravel::testing::expect_error;
 
 using shape_testing::expect_matches;
 using shape_testing::sample;
@@ -325,14 +328,6 @@ TEST(ShapeOps, LargeMatchesNumpy) {
 
 TEST(ShapeOps, Errors) {
   Tensor a = zeros({2, 3});
-  auto expect_error = [](const std::function<void()>& f, const std::string& needle) {
-    try {
-      f();
-      ADD_FAILURE() << "no error, expected one containing '" << needle << "'";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { reshape(a, {4}); }, "reshape: cannot reshape tensor of shape [2, 3]");
   expect_error([&] { moveaxis(a, 2, 0); }, "moveaxis: axis 2 is out of bounds");
   expect_error([&] { swapaxes(a, 0, -3); }, "swapaxes: axis -3");

@@ -8,9 +8,11 @@
 
 #include "ravel/ops.h"
 #include "ravel/random.h"
+#include "support/expect_error.h"
 #include "support/numpy_oracle.h"
 
 using namespace ravel;
+using ravel::testing::expect_error;
 using namespace ravel::testing;
 
 namespace {
@@ -44,18 +46,6 @@ std::string desc_argsort(const std::string& x) {
 
 double tol_for(DType dt) {
   return dt == DType::BFloat16 ? 1e-2 : dt == DType::Float16 ? 1e-3 : 1e-6;
-}
-
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected ravel::Error containing '" << parts[0] << "'";
-  } catch (const Error& e) {
-    for (const auto& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << p << "'";
-  }
 }
 
 struct Pending {
