@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -436,7 +437,7 @@ TEST(Elementwise, IntegerEdgeCases) {
   for (DType dt : {DType::Int8, DType::Int16, DType::Int32, DType::Int64, DType::UInt8}) {
     bool u = dt == DType::UInt8;
     // the dtype's minimum (twice, for MIN / -1 and MIN % 1)
-    int64_t mn = -(int64_t{1} << (itemsize(dt) * 8 - 1));
+    int64_t mn = std::numeric_limits<int64_t>::min() >> (64 - itemsize(dt) * 8);
     Tensor a = from_vector<int64_t>({7, -7, 7, -7, 0, 5, 100, mn, mn}).to(dt);
     Tensor b = tensor({0, 0, -3, 3, 0, -1, 3, -1, 1}).to(dt);
     if (u) {
