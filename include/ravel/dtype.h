@@ -107,7 +107,8 @@ struct BFloat16 {
   }
 };
 
-size_t itemsize(DType t);
+inline constexpr size_t kItemSizes[kNumDTypes] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
+inline size_t itemsize(DType t) { return kItemSizes[static_cast<int>(t)]; }
 const char* dtype_name(DType t);  // NumPy's names: "float32", "bool", "bfloat16", ...
 DType dtype_from_name(const std::string& name);  // throws ravel::Error for unknown names
 std::ostream& operator<<(std::ostream& os, DType t);

@@ -17,7 +17,7 @@ class Error : public std::runtime_error {
 
 namespace detail {
 template <typename... Args>
-[[noreturn]] void throw_error(const Args&... args) {
+[[noreturn, gnu::cold, gnu::noinline]] void throw_error(const Args&... args) {
   std::ostringstream os;
   (os << ... << args);
   throw Error(os.str());

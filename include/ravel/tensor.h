@@ -31,7 +31,7 @@ enum class Device : uint8_t { CPU };
 
 // A block of memory shared by tensors that view it. The version counter increases on every
 // in-place write, so autograd can detect that a saved tensor was modified.
-class Storage {
+class alignas(64) Storage {
  public:
   // Allocates nbytes, 64-byte aligned, uninitialised.
   explicit Storage(size_t nbytes);
@@ -48,11 +48,15 @@ class Storage {
   void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  // Where data_ points: into small_ (tensors of <= 64 bytes need no second allocation), a block
+  // from ravel's allocator, or memory wrapped with from_blob.
+  enum class Kind : uint8_t { Inline, Allocated, External };
   void* data_;
   size_t nbytes_;
-  std::function<void(void*)> deleter_;  // empty: memory came from ravel's allocator
-  bool owned_;
+  std::function<void(void*)> deleter_;  // External only; may be empty
+  Kind kind_;
   std::atomic<uint64_t> version_{0};
+  alignas(64) unsigned char small_[64];
 };
 
 struct AutogradMeta;  // defined by the autograd layer
@@ -63,6 +67,7 @@ struct TensorImpl {
   Shape strides;       // in elements; may be 0 (broadcast) or negative (flipped)
   int64_t offset = 0;  // in elements from storage->data()
   DType dtype = DType::Float32;
+  bool contiguous = true;  // cached C-contiguity of (shape, strides); kept in step by make_impl
   std::shared_ptr<AutogradMeta> autograd;
 };
 
@@ -101,10 +106,11 @@ class Tensor {
   size_t itemsize() const { return ravel::itemsize(dtype()); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * itemsize(); }
   Device device() const { return Device::CPU; }
-  bool is_contiguous() const;
+  bool is_contiguous() const { return impl().contiguous; }
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
   TensorImpl& impl() const {
-    RAVEL_CHECK(impl_, "tensor is undefined (default-constructed)");
+    if (!impl_) [[unlikely]]
+      throw_undefined();
     return *impl_;
   }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
@@ -117,7 +123,11 @@ class Tensor {
     check_dtype(dtype_of<T>, "data_ptr");
     return static_cast<T*>(raw_data());
   }
-  void* raw_data() const;
+  void* raw_data() const {
+    const TensorImpl& t = impl();
+    return static_cast<char*>(t.storage->data()) +
+           t.offset * static_cast<int64_t>(ravel::itemsize(t.dtype));
+  }
   // The single element of a one-element tensor, converted to T.
   template <typename T>
   T item() const {
@@ -196,6 +206,7 @@ class Tensor {
   void check_dtype(DType expected, const char* op) const;
 
  private:
+  [[noreturn, gnu::cold]] static void throw_undefined();
   std::shared_ptr<TensorImpl> impl_;
 };
 

@@ -2,9 +2,7 @@
 
 #include <sys/mman.h>
 
-#include <array>
 #include <cstdlib>
-#include <vector>
 
 #include "ravel/error.h"
 
@@ -12,30 +10,33 @@ namespace ravel {
 
 namespace {
 constexpr int kClasses = 7;  // 64, 128, ..., 4096 bytes
-constexpr size_t kMaxSmall = 64u << (kClasses - 1);
-constexpr size_t kMaxCachedPerClass = 64;  // bounds what an idle thread keeps
+constexpr size_t kMaxSmall = size_t{64} << (kClasses - 1);
+constexpr int kSlots = 64;  // blocks an idle thread keeps per class
 
 int size_class(size_t nbytes) {
-  int c = 0;
-  size_t cap = 64;
-  while (cap < nbytes) {
-    cap <<= 1;
-    ++c;
-  }
-  return c;
+  return nbytes <= 64 ? 0 : 58 - __builtin_clzll(nbytes - 1);  // ceil(log2(nbytes)) - 6
 }
 
-struct ThreadCache {
-  std::array<std::vector<void*>, kClasses> free_lists;
-  ~ThreadCache() {
-    for (auto& list : free_lists)
-      for (void* p : list) std::free(p);
+// Per-thread free lists. The slots are plain data (no TLS init guard on the hot path); a
+// separate object, created with the thread's first cached block, frees them at thread exit.
+struct FreeLists {
+  void* slots[kClasses][kSlots];
+  int count[kClasses];
+};
+thread_local FreeLists tls_lists;  // zero-initialised
+struct FreeListsReaper {
+  ~FreeListsReaper() {
+    for (int c = 0; c < kClasses; ++c) {
+      for (int i = 0; i < tls_lists.count[c]; ++i) std::free(tls_lists.slots[c][i]);
+      tls_lists.count[c] = 0;
+    }
   }
 };
+thread_local bool tls_reaper_armed = false;
 
-ThreadCache& cache() {
-  thread_local ThreadCache c;
-  return c;
+void arm_reaper() {
+  thread_local FreeListsReaper reaper;
+  tls_reaper_armed = true;
 }
 
 // Blocks of 4 MiB and more are 2 MiB aligned and asked to use transparent huge pages (as NumPy
@@ -57,21 +58,20 @@ void* system_alloc(size_t nbytes) {
 void* allocate_bytes(size_t nbytes) {
   if (nbytes > kMaxSmall) return system_alloc(nbytes);
   int c = size_class(nbytes);
-  auto& list = cache().free_lists[c];
-  if (!list.empty()) {
-    void* p = list.back();
-    list.pop_back();
-    return p;
-  }
+  FreeLists& fl = tls_lists;
+  if (fl.count[c] > 0) return fl.slots[c][--fl.count[c]];
   return system_alloc(size_t{64} << c);
 }
 
 void deallocate_bytes(void* p, size_t nbytes) {
   if (!p) return;
   if (nbytes <= kMaxSmall) {
-    auto& list = cache().free_lists[size_class(nbytes)];
-    if (list.size() < kMaxCachedPerClass) {
-      list.push_back(p);
+    int c = size_class(nbytes);
+    FreeLists& fl = tls_lists;
+    if (fl.count[c] < kSlots) {
+      if (!tls_reaper_armed) [[unlikely]]
+        arm_reaper();
+      fl.slots[c][fl.count[c]++] = p;
       return;
     }
   }

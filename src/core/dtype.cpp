@@ -8,11 +8,6 @@
 
 namespace ravel {
 
-size_t itemsize(DType t) {
-  static constexpr size_t sizes[kNumDTypes] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
-  return sizes[static_cast<int>(t)];
-}
-
 const char* dtype_name(DType t) {
   static constexpr const char* names[kNumDTypes] = {"bool",    "uint8",  "int8",    "int16",
                                                     "int32",   "int64",  "float16", "bfloat16",

@@ -12,15 +12,18 @@
 namespace ravel {
 
 // ---------------------------------------------------------------- storage
-Storage::Storage(size_t nbytes) : data_(allocate_bytes(nbytes)), nbytes_(nbytes), owned_(true) {}
+Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
+  kind_ = nbytes <= sizeof(small_) ? Kind::Inline : Kind::Allocated;
+  data_ = kind_ == Kind::Inline ? small_ : allocate_bytes(nbytes);
+}
 
 Storage::Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)
-    : data_(data), nbytes_(nbytes), deleter_(std::move(deleter)), owned_(false) {}
+    : data_(data), nbytes_(nbytes), deleter_(std::move(deleter)), kind_(Kind::External) {}
 
 Storage::~Storage() {
-  if (owned_)
+  if (kind_ == Kind::Allocated)
     deallocate_bytes(data_, nbytes_);
-  else if (deleter_)
+  else if (kind_ == Kind::External && deleter_)
     deleter_(data_);
 }
 
@@ -60,25 +63,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> st, Shape shape,
-                                             Shape strides, int64_t offset, DType dtype) {
-  auto impl = std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>());
-  impl->storage = std::move(st);
-  impl->shape = std::move(shape);
-  impl->strides = std::move(strides);
-  impl->offset = offset;
-  impl->dtype = dtype;
-  return impl;
-}
-
-// ---------------------------------------------------------------- metadata
-int64_t Tensor::size(int64_t axis) const { return shape()[normalize_axis(axis, ndim(), "size")]; }
-
-int64_t Tensor::numel() const { return shape_numel(shape()); }
-
-bool Tensor::is_contiguous() const {
-  const auto& sh = shape();
-  const auto& st = strides();
+static bool is_c_contiguous(const Shape& sh, const Shape& st) {
   int64_t expected = 1;
   for (size_t d = sh.size(); d-- > 0;) {
     if (sh[d] == 1) continue;
@@ -88,12 +73,30 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-bool Tensor::shares_storage(const Tensor& o) const {
-  return defined() && o.defined() && storage()->data() == o.storage()->data();
+static std::shared_ptr<TensorImpl> make_impl(std::shared_ptr<Storage> st, Shape shape,
+                                             Shape strides, int64_t offset, DType dtype) {
+  auto impl = std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>());
+  impl->storage = std::move(st);
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = dtype;
+  impl->contiguous = is_c_contiguous(impl->shape, impl->strides);
+  return impl;
 }
 
-void* Tensor::raw_data() const {
-  return static_cast<char*>(storage()->data()) + offset() * static_cast<int64_t>(itemsize());
+// ---------------------------------------------------------------- metadata
+void Tensor::throw_undefined() {
+  throw Error("tensor is undefined (default-constructed): it has no shape, dtype or data");
+}
+
+int64_t Tensor::size(int64_t axis) const { return shape()[normalize_axis(axis, ndim(), "size")]; }
+
+int64_t Tensor::numel() const { return shape_numel(shape()); }
+
+
+bool Tensor::shares_storage(const Tensor& o) const {
+  return defined() && o.defined() && storage()->data() == o.storage()->data();
 }
 
 void Tensor::check_dtype(DType expected, const char* op) const {
@@ -443,10 +446,21 @@ Tensor Tensor::to(DType t, bool copy) const {
 
 // ---------------------------------------------------------------- creation
 Tensor empty(const Shape& shape, DType dtype) {
-  for (int64_t s : shape) RAVEL_CHECK(s >= 0, "empty: negative dimension ", s, " in shape ", shape);
-  size_t nbytes = static_cast<size_t>(shape_numel(shape)) * itemsize(dtype);
-  return Tensor(make_impl(std::allocate_shared<Storage>(PoolAllocator<Storage>(), nbytes), shape,
-                          contiguous_strides(shape), 0, dtype));
+  // The hot path of every op's output: one pass over the shape, no intermediate Shapes.
+  auto impl = std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>());
+  impl->shape = shape;
+  impl->strides.resize(shape.size());
+  int64_t stride = 1, numel = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    RAVEL_CHECK(shape[d] >= 0, "empty: negative dimension ", shape[d], " in shape ", shape);
+    impl->strides[d] = stride;
+    stride *= std::max<int64_t>(shape[d], 1);
+    numel *= shape[d];
+  }
+  impl->dtype = dtype;
+  impl->storage = std::allocate_shared<Storage>(PoolAllocator<Storage>(),
+                                                static_cast<size_t>(numel) * itemsize(dtype));
+  return Tensor(std::move(impl));
 }
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter,
