@@ -131,46 +131,22 @@ inline constexpr DType kDefaultInt = DType::Int64;
 // C++ type <-> DType.
 template <typename T>
 struct DTypeOf;
-template <>
-struct DTypeOf<bool> {
-  static constexpr DType value = DType::Bool;
-};
-template <>
-struct DTypeOf<uint8_t> {
-  static constexpr DType value = DType::UInt8;
-};
-template <>
-struct DTypeOf<int8_t> {
-  static constexpr DType value = DType::Int8;
-};
-template <>
-struct DTypeOf<int16_t> {
-  static constexpr DType value = DType::Int16;
-};
-template <>
-struct DTypeOf<int32_t> {
-  static constexpr DType value = DType::Int32;
-};
-template <>
-struct DTypeOf<int64_t> {
-  static constexpr DType value = DType::Int64;
-};
-template <>
-struct DTypeOf<Half> {
-  static constexpr DType value = DType::Float16;
-};
-template <>
-struct DTypeOf<BFloat16> {
-  static constexpr DType value = DType::BFloat16;
-};
-template <>
-struct DTypeOf<float> {
-  static constexpr DType value = DType::Float32;
-};
-template <>
-struct DTypeOf<double> {
-  static constexpr DType value = DType::Float64;
-};
+#define RAVEL_DTYPE_OF(T, D)                 \
+  template <>                                \
+  struct DTypeOf<T> {                        \
+    static constexpr DType value = DType::D; \
+  };
+RAVEL_DTYPE_OF(bool, Bool)
+RAVEL_DTYPE_OF(uint8_t, UInt8)
+RAVEL_DTYPE_OF(int8_t, Int8)
+RAVEL_DTYPE_OF(int16_t, Int16)
+RAVEL_DTYPE_OF(int32_t, Int32)
+RAVEL_DTYPE_OF(int64_t, Int64)
+RAVEL_DTYPE_OF(Half, Float16)
+RAVEL_DTYPE_OF(BFloat16, BFloat16)
+RAVEL_DTYPE_OF(float, Float32)
+RAVEL_DTYPE_OF(double, Float64)
+#undef RAVEL_DTYPE_OF
 template <typename T>
 inline constexpr DType dtype_of = DTypeOf<T>::value;
 

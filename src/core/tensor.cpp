@@ -94,7 +94,6 @@ int64_t Tensor::size(int64_t axis) const { return shape()[normalize_axis(axis, n
 
 int64_t Tensor::numel() const { return shape_numel(shape()); }
 
-
 bool Tensor::shares_storage(const Tensor& o) const {
   return defined() && o.defined() && storage()->data() == o.storage()->data();
 }
