@@ -9,16 +9,9 @@
 #include "ravel/tensor.h"
 #include "support/expect_error.h"
 #include "support/numpy_oracle.h"
+#include "support/shape_testing.h"
 
 namespace ravel {
-namespace shape_testing {  // defined in tests/ops/shape_test.cpp
-Tensor sample(const Shape& shape, DType dt, int seed = 0);
-Tensor with_layout(const Tensor& t, int layout);
-std::vector<DType> test_dtypes();
-void expect_matches(const std::vector<Tensor>& ours, const std::vector<Tensor>& ref,
-                    const std::string& what);
-}  // namespace shape_testing
-
 namespace {
 
 using ravel::testing::expect_error;
