@@ -5,6 +5,7 @@
 //   Tensor a = tensor({{1.0, 2.0}, {3.0, 4.0}});
 //   std::cout << linalg::inv(a) << "\n" << a.sum(0) << "\n";
 #pragma once
+#include "ravel/autograd.h"
 #include "ravel/dtype.h"
 #include "ravel/error.h"
 #include "ravel/io.h"

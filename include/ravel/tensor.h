@@ -203,6 +203,28 @@ class Tensor {
 
   std::string to_string() const;  // NumPy-style text, summarised when large
 
+  // ---- autograd (see autograd.h) ----
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool on = true);  // float tensors only; makes this a leaf to train
+  bool is_leaf() const;                    // no grad_fn: created by the user, not by an op
+  Tensor grad() const;                     // undefined until backward reaches this tensor
+  void set_grad(const Tensor& g) const;    // an undefined g clears it
+  const char* grad_fn_name() const;        // the op that produced this tensor, or nullptr
+  // d(this)/d(leaves), accumulated into their grad(); `gradient` may be omitted for one element.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false,
+                bool create_graph = false) const;
+  Tensor detach() const;     // same data, no history, requires_grad false
+  Tensor& detach_();         // drops this tensor's own history
+  void retain_grad() const;  // keep grad() for a non-leaf too
+  // hook(grad) runs when the gradient of this tensor is computed; returning a defined tensor
+  // replaces the gradient. Returns an id for remove_hook.
+  int register_hook(std::function<Tensor(const Tensor&)> hook) const;
+  void remove_hook(int id) const;
+  // Replaces this tensor's data, shape and dtype by src's (sharing src's storage) while keeping
+  // its autograd identity: every handle to this tensor sees the change (PyTorch's p.data = src).
+  // The grad is cleared when the shape or dtype changes.
+  void set_data(const Tensor& src) const;
+
   void check_dtype(DType expected, const char* op) const;
 
  private:

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,7 +17,14 @@ namespace ravel::testing {
 int NumpyOracle::add(const std::string& expr, const std::vector<Tensor>& inputs) {
   RAVEL_CHECK(expr.find('\n') == std::string::npos, "NumpyOracle: expression has a newline");
   RAVEL_CHECK(inputs.size() <= 16, "NumpyOracle: at most 16 inputs");
-  cases_.push_back({expr, inputs, {}, {}});
+  cases_.push_back({expr, false, inputs, {}, {}});
+  ran_ = false;
+  return static_cast<int>(cases_.size()) - 1;
+}
+
+int NumpyOracle::add_script(const std::string& code, const std::vector<Tensor>& inputs) {
+  RAVEL_CHECK(inputs.size() <= 16, "NumpyOracle: at most 16 inputs");
+  cases_.push_back({code, true, inputs, {}, {}});
   ran_ = false;
   return static_cast<int>(cases_.size()) - 1;
 }
@@ -50,7 +58,13 @@ void NumpyOracle::run() {
     int file = 0;
     for (size_t k = 0; k < cases_.size(); ++k) {
       const Case& c = cases_[k];
-      in << "case " << k << " " << c.inputs.size() << "\nexpr " << c.expr << "\n";
+      in << "case " << k << " " << c.inputs.size() << "\n";
+      if (c.is_script) {
+        size_t lines = static_cast<size_t>(std::count(c.expr.begin(), c.expr.end(), '\n')) + 1;
+        in << "script " << lines << "\n" << c.expr << "\n";
+      } else {
+        in << "expr " << c.expr << "\n";
+      }
       for (const Tensor& t : c.inputs) {
         std::string name = "i" + std::to_string(file++) + ".bin";
         write_raw(dir / name, t);
@@ -100,7 +114,7 @@ void NumpyOracle::run() {
 const std::vector<Tensor>& NumpyOracle::results(int h) const {
   RAVEL_CHECK(ran_, "NumpyOracle: call run() before reading results");
   const Case& c = cases_.at(static_cast<size_t>(h));
-  RAVEL_CHECK(c.error.empty(), "NumpyOracle: NumPy raised for '", c.expr, "': ", c.error);
+  RAVEL_CHECK(c.error.empty(), "NumpyOracle: Python raised for '", c.expr, "': ", c.error);
   return c.outputs;
 }
 

@@ -11,6 +11,19 @@
 //
 // bfloat16 inputs are sent as float32 (exact); float16 as float16. `np` and `math` are in scope
 // in expressions. An expression that raises in NumPy gives an error string (np.error(h)).
+//
+// The same oracle runs PyTorch (Debian's python3-torch) scripts: add_script takes several lines
+// of Python that see the inputs as NumPy arrays a, b, ... and `torch`, `nn`, `F`
+// (torch.nn.functional), `np`, and set `out` to one result or a tuple/list of them (torch
+// tensors or NumPy arrays):
+//
+//   TorchOracle torch;
+//   int h = torch.add_script(R"(
+//   x = torch.tensor(a, requires_grad=True)
+//   y = torch.tanh(x).sum()
+//   y.backward()
+//   out = (y, x.grad))", {a});
+//   torch.run();  // torch.results(h)[1] is the gradient
 #pragma once
 #include <gtest/gtest.h>
 
@@ -24,6 +37,7 @@ namespace ravel::testing {
 class NumpyOracle {
  public:
   int add(const std::string& expr, const std::vector<Tensor>& inputs);
+  int add_script(const std::string& code, const std::vector<Tensor>& inputs);
   void run();
   const Tensor& result(int handle) const;                // first (or only) result
   const std::vector<Tensor>& results(int handle) const;  // all results of a tuple
@@ -31,7 +45,8 @@ class NumpyOracle {
 
  private:
   struct Case {
-    std::string expr;
+    std::string expr;  // an expression, or a script when is_script
+    bool is_script = false;
     std::vector<Tensor> inputs;
     std::vector<Tensor> outputs;
     std::string error;
@@ -39,6 +54,8 @@ class NumpyOracle {
   std::vector<Case> cases_;
   bool ran_ = false;
 };
+
+using TorchOracle = NumpyOracle;
 
 // One expression, one result (runs python once: batch with NumpyOracle when there are many).
 Tensor numpy_eval(const std::string& expr, const std::vector<Tensor>& inputs);

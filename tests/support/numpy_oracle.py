@@ -21,6 +21,27 @@ WIDEN = {np.dtype(np.uint16): np.int32, np.dtype(np.uint32): np.int64,
          np.dtype(np.uint64): np.int64, np.dtype(np.longlong): np.int64}
 
 
+_TORCH = {}
+
+
+def torch_env():
+    """torch, nn and F for scripts; imported once, on first use (it takes a second)."""
+    if not _TORCH:
+        import torch
+        torch.set_num_threads(1)
+        _TORCH.update(torch=torch, nn=torch.nn, F=torch.nn.functional)
+    return _TORCH
+
+
+def to_numpy(x):
+    if "torch" in _TORCH and isinstance(x, _TORCH["torch"].Tensor):
+        x = x.detach()
+        if x.dtype == _TORCH["torch"].bfloat16:
+            x = x.float()
+        return x.numpy()
+    return np.asarray(x)
+
+
 def main(d):
     lines = open(os.path.join(d, "in.txt")).read().split("\n")
     out = []
@@ -30,19 +51,33 @@ def main(d):
             i += 1
             continue
         _, k, n = lines[i].split()
-        expr = lines[i + 1][len("expr "):]
+        i += 1
+        script = None
+        if lines[i].startswith("script "):
+            count = int(lines[i].split()[1])
+            script = "\n".join(lines[i + 1:i + 1 + count])
+            i += 1 + count
+        else:
+            expr = lines[i][len("expr "):]
+            i += 1
         env = {"np": np, "math": math}
+        if script is not None:
+            env.update(torch_env())
         for j in range(int(n)):
-            f = lines[i + 2 + j].split()
+            f = lines[i + j].split()
             dtype, ndim = f[1], int(f[2])
             shape = tuple(int(x) for x in f[3:3 + ndim])
             arr = np.fromfile(os.path.join(d, f[3 + ndim]), dtype=WIRE[dtype]).reshape(shape)
             env["abcdefghijklmnop"[j]] = arr
-        i += 2 + int(n)
+        i += int(n)
         try:
-            r = eval(expr, env)  # noqa: S307 -- test-only expressions written by ravel's tests
+            if script is None:
+                r = eval(expr, env)  # noqa: S307 -- test-only expressions written by ravel's tests
+            else:
+                exec(script, env)  # noqa: S102 -- test-only scripts written by ravel's tests
+                r = env["out"]
             rs = list(r) if isinstance(r, (tuple, list)) else [r]
-            rs = [np.asarray(x) for x in rs]
+            rs = [to_numpy(x) for x in rs]
             out.append(f"case {k} ok {len(rs)}")
             for j, x in enumerate(rs):
                 if x.dtype in WIDEN:
