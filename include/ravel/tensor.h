@@ -59,7 +59,9 @@ class alignas(64) Storage {
   alignas(64) unsigned char small_[64];
 };
 
-struct AutogradMeta;  // defined by the autograd layer
+namespace autograd {
+struct AutogradMeta;  // autograd.h
+}
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -68,7 +70,7 @@ struct TensorImpl {
   int64_t offset = 0;  // in elements from storage->data()
   DType dtype = DType::Float32;
   bool contiguous = true;  // cached C-contiguity of (shape, strides); kept in step by make_impl
-  std::shared_ptr<AutogradMeta> autograd;
+  std::shared_ptr<autograd::AutogradMeta> autograd;
 };
 
 // ---- indexing vocabulary: t.index({0, Slice(1, None, 2), newaxis, ellipsis, mask}) ----
