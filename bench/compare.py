@@ -4,8 +4,8 @@ import statistics
 import subprocess
 import sys
 
-# workload prefix -> the peer program that runs it
-PEERS = {"np_": ["/usr/bin/python3", "bench/peers/numpy_bench.py"]}
+NUMPY = ["/usr/bin/python3", "bench/peers/numpy_bench.py"]
+TORCH = ["/usr/bin/python3", "bench/peers/torch_bench.py"]
 ROUNDS = 3  # ravel and the peer alternate, so background noise hits both alike
 
 
@@ -32,8 +32,8 @@ def main():
     for _ in range(ROUNDS):
         for n, t in run(ravel_cmd, names).items():
             ravel_t[n].append(t)
-        for prefix, cmd in PEERS.items():
-            group = [n for n in names if n.startswith(prefix)]
+        for cmd in (NUMPY, TORCH):
+            group = [n for n in names if WORKLOADS[n] is cmd]
             if group:
                 for n, t in run(cmd, group).items():
                     peer_t[n].append(t)
@@ -50,9 +50,14 @@ def fmt(s):
     return f"{s * 1e6:.3f} us" if s < 1e-3 else f"{s * 1e3:.3f} ms"
 
 
-ALL = ["np_add_16m", "np_exp_16m", "np_sum_axis0", "np_sum_axis1", "np_max_axis0",
-       "np_max_axis1", "np_matmul_256", "np_matmul_1024", "np_matmul_2048", "np_small_add",
-       "np_small_exp"]
+# workload -> the peer program that runs it (in this order in the report)
+WORKLOADS = {
+    "np_add_16m": NUMPY, "np_exp_16m": NUMPY, "np_sum_axis0": NUMPY, "np_sum_axis1": NUMPY,
+    "np_max_axis0": NUMPY, "np_max_axis1": NUMPY, "np_matmul_256": NUMPY,
+    "np_matmul_1024": NUMPY, "np_matmul_2048": NUMPY, "np_small_add": NUMPY,
+    "np_small_exp": NUMPY, "autograd_chain": TORCH, "mlp_train": TORCH,
+}
+ALL = list(WORKLOADS)
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,7 @@
 // ravel's side of bench/compare. Usage: ravel_bench [workload...] (default: all).
-// Each workload mirrors one in bench/peers/numpy_bench.py; the names must match.
+// Each workload mirrors one in bench/peers/numpy_bench.py (np_*) or bench/peers/torch_bench.py
+// (autograd_chain, mlp_train); the names must match.
+#include <ravel/nn.h>
 #include <ravel/ravel.h>
 
 #include <cstdio>
@@ -55,6 +57,40 @@ std::map<std::string, std::function<std::function<void()>()>> workloads() {
   w["np_small_exp"] = [=] {
     Tensor a = rand({16});
     return [=] { sink = exp(a).data_ptr<float>()[0]; };
+  };
+  // Autograd overhead: forward and backward through 1,000 tiny ops (x * 1.0001, + 0.001, tanh
+  // in turn) on 16 elements; the time is almost all graph bookkeeping.
+  w["autograd_chain"] = [=] {
+    Tensor x = rand({16}).requires_grad_();
+    return [=] {
+      Tensor y = x;
+      for (int i = 0; i < 1000; ++i)
+        y = i % 3 == 0 ? y * 1.0001f : i % 3 == 1 ? y + 0.001f : tanh(y);
+      y.sum().backward();
+      sink = x.grad().data_ptr<float>()[0];
+      x.set_grad(Tensor());
+    };
+  };
+  // One training step of a 784-512-512-10 ReLU MLP on a batch of 128: zero_grad, forward,
+  // cross-entropy, backward, SGD with momentum.
+  w["mlp_train"] = [=] {
+    namespace F = nn::functional;
+    auto fc1 = std::make_shared<nn::Linear>(784, 512);
+    auto fc2 = std::make_shared<nn::Linear>(512, 512);
+    auto fc3 = std::make_shared<nn::Linear>(512, 10);
+    std::vector<Tensor> params;
+    for (const auto& m : {fc1, fc2, fc3})
+      for (const Tensor& p : m->parameters()) params.push_back(p);
+    auto opt = std::make_shared<optim::SGD>(params, optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
+    Tensor x = randn({128, 784}), y = randint(0, 10, {128});
+    return [=] {
+      opt->zero_grad();
+      Tensor logits = fc3->forward(F::relu(fc2->forward(F::relu(fc1->forward(x)))));
+      Tensor loss = F::cross_entropy(logits, y);
+      loss.backward();
+      opt->step();
+      sink = loss.item<float>();
+    };
   };
   return w;
 }

@@ -70,10 +70,17 @@ Tensor fit_to(Tensor g, const TensorMeta& m, const char* op) {
   return g;
 }
 
+constexpr int kRetainGradHook = -1;
+
+// User hooks in registration order, then retain_grad's (it stores the final gradient, as
+// PyTorch's retains_grad hook which always runs last).
 Tensor apply_hooks(const std::vector<std::pair<int, TensorHook>>& hooks, Tensor g) {
-  for (const auto& [id, hook] : hooks) {
-    Tensor r = hook(g);
-    if (r.defined()) g = r;
+  for (bool retain : {false, true}) {
+    for (const auto& [id, hook] : hooks) {
+      if ((id == kRetainGradHook) != retain) continue;
+      Tensor r = hook(g);
+      if (r.defined()) g = r;
+    }
   }
   return g;
 }
@@ -537,13 +544,14 @@ void Tensor::retain_grad() const {
   if (!m.grad_fn || m.retains_grad) return;  // leaves keep their grad anyway
   m.retains_grad = true;
   std::weak_ptr<TensorImpl> weak = impl_;
-  m.grad_fn->output_hooks[m.output_nr].emplace_back(-1, [weak](const Tensor& g) {
-    if (auto impl = weak.lock()) {
-      AutogradMeta& mm = *impl->autograd;
-      mm.grad = mm.grad.defined() ? mm.grad + g : g.detach().clone();
-    }
-    return Tensor();
-  });
+  m.grad_fn->output_hooks[m.output_nr].emplace_back(
+      autograd::kRetainGradHook, [weak](const Tensor& g) {
+        if (auto impl = weak.lock()) {
+          AutogradMeta& mm = *impl->autograd;
+          mm.grad = mm.grad.defined() ? mm.grad + g : g.detach().clone();
+        }
+        return Tensor();
+      });
 }
 
 int Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {

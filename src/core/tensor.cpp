@@ -1,13 +1,17 @@
 // Storage, tensor metadata, views, copies and casts: everything that makes a Tensor a strided
-// view over shared memory.
+// view over shared memory. Each view and copy records its autograd node next to it; the no-grad
+// path costs one branch on autograd::needs_grad.
 #include "ravel/tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/allocator.h"
 #include "core/dispatch.h"
 #include "core/iter.h"
+#include "ravel/autograd.h"
+#include "ravel/ops.h"
 
 namespace ravel {
 
@@ -118,10 +122,123 @@ Scalar Tensor::item_scalar() const {
 }
 
 // ---------------------------------------------------------------- views
+// A view of t's storage that records nothing: the public view methods record their own node.
+static Tensor make_view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
+  return Tensor(make_impl(t.storage(), shape, strides, offset, t.dtype()));
+}
+
+static Tensor copy_of(const Tensor& t);
+static void copy_into(const Tensor& dst, const Tensor& src);
+
+namespace {
+
+// Records out = op(in) for a one-input op whose gradient is backward(g), written with
+// differentiable ops (so create_graph gives higher derivatives). Out of line: keeps building the
+// node off the no-grad path.
+template <typename F>
+[[gnu::noinline]] void record_unary(const char* name, const Tensor& in, const Tensor& out,
+                                    F backward) {
+  autograd::record(name, {in}, out, {},
+                   [backward = std::move(backward)](const Tensor& g, const std::vector<Tensor>&) {
+                     return std::vector<Tensor>{backward(g)};
+                   });
+}
+
+// The backward of a view that picks distinct elements of its base (slice, select, diagonal):
+// zeros of the base's shape with g written where the view looks. Differentiable: its own
+// backward is the same view of the incoming gradient.
+template <typename View>
+Tensor view_scatter(const Tensor& g, const Shape& base_shape, View view, const char* name) {
+  Tensor out = zeros(base_shape, g.dtype());
+  copy_into(view(out), g);  // out requires no grad: view() records nothing
+  if (autograd::needs_grad(g)) record_unary(name, g, out, view);
+  return out;
+}
+
+// Sums g over the axes that expand() broadcast, back to `shape`.
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  size_t lead = g.shape().size() - shape.size();
+  Shape axes;
+  for (size_t d = 0; d < g.shape().size(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1))
+      axes.push_back(static_cast<int64_t>(d));
+  return sum(g, Axes(axes), true).reshape(shape);
+}
+
+// Storage positions (in elements) of every element of a (shape, strides, offset) view, C order.
+std::vector<int64_t> storage_positions(const Shape& shape, const Shape& strides, int64_t offset) {
+  std::vector<int64_t> pos(static_cast<size_t>(shape_numel(shape)));
+  Shape ix(shape.size(), 0);
+  int64_t p = offset;
+  for (int64_t& out : pos) {
+    out = p;
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++ix[d] < shape[d]) {
+        p += strides[d];
+        break;
+      }
+      p -= (shape[d] - 1) * strides[d];
+      ix[d] = 0;
+    }
+  }
+  return pos;
+}
+
+// as_strided's backward: each element of the view adds its gradient to the input element at the
+// same storage position (nothing where the view reaches outside the input). Where input elements
+// overlap in memory (expanded), the first of them gets it.
+[[gnu::noinline]] void record_as_strided(const Tensor& in, const Tensor& out) {
+  Shape xs = in.shape(), xst = in.strides(), os = out.shape(), ost = out.strides();
+  int64_t xo = in.offset(), oo = out.offset();
+  record_unary("as_strided", in, out, [=](const Tensor& g) {
+    std::vector<int64_t> xp = storage_positions(xs, xst, xo);
+    std::vector<int64_t> op = storage_positions(os, ost, oo);
+    int64_t nx = static_cast<int64_t>(xp.size());
+    if (nx == 0 || op.empty()) return zeros(xs, g.dtype());
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int64_t p : xp) lo = std::min(lo, p), hi = std::max(hi, p);
+    for (int64_t p : op) lo = std::min(lo, p), hi = std::max(hi, p);
+    // the input element at each storage position; nx (a slot that is dropped) where none
+    std::vector<int64_t> owner(static_cast<size_t>(hi - lo + 1), nx);
+    for (int64_t k = nx; k-- > 0;) owner[static_cast<size_t>(xp[k] - lo)] = k;
+    for (int64_t& p : op) p = owner[static_cast<size_t>(p - lo)];
+    Tensor acc = scatter_add(zeros({nx + 1}, g.dtype()), 0, from_vector(op), g.reshape({-1}));
+    return acc.slice(0, 0, nx).reshape(xs);
+  });
+}
+
+// Views that only regroup the elements (reshape, view, squeeze, unsqueeze): the gradient is
+// reshaped back.
+Tensor regrouped(const Tensor& in, const Tensor& out, const char* name) {
+  if (autograd::needs_grad(in)) [[unlikely]] {
+    Shape in_shape = in.shape();
+    record_unary(name, in, out, [in_shape](const Tensor& g) { return g.reshape(in_shape); });
+  }
+  return out;
+}
+
+}  // namespace
+
 Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, int64_t offset) const {
   RAVEL_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape, " and strides ", strides,
               " differ in length");
-  return Tensor(make_impl(storage(), shape, strides, offset, dtype()));
+  // Every element must lie inside the storage: [lo, hi] are the first and last reached.
+  int64_t lo = offset, hi = offset;
+  bool empty_view = false;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    RAVEL_CHECK(shape[d] >= 0, "as_strided: negative size in shape ", shape);
+    empty_view |= shape[d] == 0;
+    (strides[d] < 0 ? lo : hi) += (shape[d] - 1) * strides[d];
+  }
+  int64_t capacity = static_cast<int64_t>(storage()->nbytes() / itemsize());
+  RAVEL_CHECK(empty_view || (lo >= 0 && hi < capacity), "as_strided: shape ", shape, ", strides ",
+              strides, " and offset ", offset, " reach elements [", lo, ", ", hi,
+              "] outside the storage of ", capacity, " elements");
+  Tensor out = make_view(*this, shape, strides, offset);
+  if (autograd::needs_grad(*this)) [[unlikely]]
+    record_as_strided(*this, out);
+  return out;
 }
 
 // Strides for viewing a tensor of (old_shape, old_strides) as new_shape without copying, or
@@ -182,13 +299,15 @@ Tensor Tensor::view(const Shape& new_shape) const {
   auto st = view_strides(shape(), strides(), shp);
   RAVEL_CHECK(st.has_value(), "view: shape ", shp, " is not compatible with the strides ",
               strides(), " of a tensor of shape ", shape(), "; use reshape (which copies)");
-  return as_strided(shp, *st, offset());
+  return regrouped(*this, make_view(*this, shp, *st, offset()), "view");
 }
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
   Shape shp = infer_shape(new_shape, numel(), shape(), "reshape");
-  if (auto st = view_strides(shape(), strides(), shp)) return as_strided(shp, *st, offset());
-  return clone().as_strided(shp, contiguous_strides(shp), 0);
+  auto st = view_strides(shape(), strides(), shp);
+  Tensor out = st ? make_view(*this, shp, *st, offset())
+                  : make_view(copy_of(*this), shp, contiguous_strides(shp), 0);
+  return regrouped(*this, out, "reshape");
 }
 
 Tensor Tensor::flatten(int64_t start_axis, int64_t end_axis) const {
@@ -217,7 +336,14 @@ Tensor Tensor::permute(const Shape& axes) const {
     sh[i] = shape()[a];
     st[i] = strides()[a];
   }
-  return as_strided(sh, st, offset());
+  Tensor out = make_view(*this, sh, st, offset());
+  if (autograd::needs_grad(*this)) [[unlikely]] {
+    Shape inverse(axes.size());
+    for (size_t i = 0; i < axes.size(); ++i)
+      inverse[normalize_axis(axes[i], ndim(), "permute")] = static_cast<int64_t>(i);
+    record_unary("permute", *this, out, [inverse](const Tensor& g) { return g.permute(inverse); });
+  }
+  return out;
 }
 
 Tensor Tensor::transpose() const {
@@ -232,26 +358,39 @@ Tensor Tensor::transpose(int64_t a, int64_t b) const {
   Shape sh = shape(), st = strides();
   std::swap(sh[a], sh[b]);
   std::swap(st[a], st[b]);
-  return as_strided(sh, st, offset());
+  Tensor out = make_view(*this, sh, st, offset());
+  if (autograd::needs_grad(*this)) [[unlikely]]
+    record_unary("transpose", *this, out, [a, b](const Tensor& g) { return g.transpose(a, b); });
+  return out;
 }
 
-Tensor Tensor::expand(const Shape& target) const {
-  RAVEL_CHECK(target.size() >= shape().size(), "broadcast_to: cannot broadcast shape ", shape(),
+// broadcast_to without recording (copy_ broadcasts its source with it).
+static Tensor expand_view(const Tensor& t, const Shape& target) {
+  RAVEL_CHECK(target.size() >= t.shape().size(), "broadcast_to: cannot broadcast shape ", t.shape(),
               " to ", target, " (target has fewer dimensions)");
-  size_t lead = target.size() - shape().size();
+  size_t lead = target.size() - t.shape().size();
   Shape st(target.size(), 0);
   for (size_t i = 0; i < target.size(); ++i) {
     if (i < lead) {
       RAVEL_CHECK(target[i] >= 0, "broadcast_to: invalid target shape ", target);
       continue;
     }
-    int64_t s = shape()[i - lead];
+    int64_t s = t.shape()[i - lead];
     if (s == target[i])
-      st[i] = strides()[i - lead];
+      st[i] = t.strides()[i - lead];
     else
-      RAVEL_CHECK(s == 1, "broadcast_to: cannot broadcast shape ", shape(), " to ", target);
+      RAVEL_CHECK(s == 1, "broadcast_to: cannot broadcast shape ", t.shape(), " to ", target);
   }
-  return as_strided(target, st, offset());
+  return make_view(t, target, st, t.offset());
+}
+
+Tensor Tensor::expand(const Shape& target) const {
+  Tensor out = expand_view(*this, target);
+  if (autograd::needs_grad(*this)) [[unlikely]] {
+    Shape in_shape = shape();
+    record_unary("expand", *this, out, [in_shape](const Tensor& g) { return sum_to(g, in_shape); });
+  }
+  return out;
 }
 
 Tensor Tensor::squeeze() const {
@@ -261,7 +400,7 @@ Tensor Tensor::squeeze() const {
       sh.push_back(shape()[d]);
       st.push_back(strides()[d]);
     }
-  return as_strided(sh, st, offset());
+  return regrouped(*this, make_view(*this, sh, st, offset()), "squeeze");
 }
 
 Tensor Tensor::squeeze(int64_t axis) const {
@@ -273,7 +412,7 @@ Tensor Tensor::squeeze(int64_t axis) const {
   Shape sh = shape(), st = strides();
   sh.erase(axis);
   st.erase(axis);
-  return as_strided(sh, st, offset());
+  return regrouped(*this, make_view(*this, sh, st, offset()), "squeeze");
 }
 
 Tensor Tensor::unsqueeze(int64_t axis) const {
@@ -282,7 +421,7 @@ Tensor Tensor::unsqueeze(int64_t axis) const {
   int64_t stride = axis < ndim() ? st[axis] * sh[axis] : 1;
   sh.insert(axis, 1);
   st.insert(axis, stride);
-  return as_strided(sh, st, offset());
+  return regrouped(*this, make_view(*this, sh, st, offset()), "unsqueeze");
 }
 
 Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> stop,
@@ -312,7 +451,16 @@ Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<i
   sh[axis] = n;
   st[axis] = strides()[axis] * step;
   int64_t off = offset() + (n > 0 ? b * strides()[axis] : 0);
-  return as_strided(sh, st, off);
+  Tensor out = make_view(*this, sh, st, off);
+  if (autograd::needs_grad(*this)) [[unlikely]] {
+    Shape in_shape = shape();
+    record_unary("slice", *this, out, [=](const Tensor& g) {
+      return view_scatter(
+          g, in_shape, [=](const Tensor& t) { return t.slice(axis, start, stop, step); },
+          "slice_backward");
+    });
+  }
+  return out;
 }
 
 Tensor Tensor::select(int64_t axis, int64_t i) const {
@@ -324,7 +472,15 @@ Tensor Tensor::select(int64_t axis, int64_t i) const {
   Shape sh = shape(), st = strides();
   sh.erase(axis);
   st.erase(axis);
-  return as_strided(sh, st, offset() + i * strides()[axis]);
+  Tensor out = make_view(*this, sh, st, offset() + i * strides()[axis]);
+  if (autograd::needs_grad(*this)) [[unlikely]] {
+    Shape in_shape = shape();
+    record_unary("select", *this, out, [=](const Tensor& g) {
+      return view_scatter(
+          g, in_shape, [=](const Tensor& t) { return t.select(axis, i); }, "select_backward");
+    });
+  }
+  return out;
 }
 
 Tensor Tensor::diagonal(int64_t off, int64_t axis1, int64_t axis2) const {
@@ -344,7 +500,16 @@ Tensor Tensor::diagonal(int64_t off, int64_t axis1, int64_t axis2) const {
     }
   sh.push_back(len);
   st.push_back(strides()[axis1] + strides()[axis2]);
-  return as_strided(sh, st, start);
+  Tensor out = make_view(*this, sh, st, start);
+  if (autograd::needs_grad(*this)) [[unlikely]] {
+    Shape in_shape = shape();
+    record_unary("diagonal", *this, out, [=](const Tensor& g) {
+      return view_scatter(
+          g, in_shape, [=](const Tensor& t) { return t.diagonal(off, axis1, axis2); },
+          "diagonal_backward");
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- iteration
@@ -387,8 +552,8 @@ TensorIter::TensorIter(std::initializer_list<const Tensor*> operands) {
 }
 
 // ---------------------------------------------------------------- copies and casts
-Tensor& Tensor::fill_(const Scalar& v) {
-  visit_dtype(dtype(), [&]<typename T>() {
+static void fill_into(const Tensor& t, const Scalar& v) {
+  visit_dtype(t.dtype(), [&]<typename T>() {
     T value;
     if constexpr (std::is_same_v<T, bool>)
       value = v.to_bool();
@@ -396,7 +561,7 @@ Tensor& Tensor::fill_(const Scalar& v) {
       value = cast_value<T>(v.to_double());
     else
       value = v.is_floating() ? cast_value<T>(v.to_double()) : static_cast<T>(v.to_int());
-    TensorIter it({this});
+    TensorIter it({&t});
     it.for_each([&](char** p, const int64_t* s, int64_t n) {
       if (s[0] == static_cast<int64_t>(sizeof(T))) {
         T* out = reinterpret_cast<T*>(p[0]);
@@ -406,40 +571,88 @@ Tensor& Tensor::fill_(const Scalar& v) {
       }
     });
   });
-  bump_version();
-  return *this;
+  t.bump_version();
 }
 
-Tensor& Tensor::copy_(const Tensor& src_in) {
-  Tensor src = src_in.shape() == shape() ? src_in : src_in.expand(shape());
-  if (src.shares_storage(*this) && !src.is_same(*this)) src = src.clone();  // overlap-safe
-  if (src.dtype() == dtype() && is_contiguous() && src.is_contiguous()) {
-    if (numel() > 0 && raw_data() != src.raw_data())
-      std::memcpy(raw_data(), src.raw_data(), nbytes());
+// dst = src (broadcast, cast), recording nothing.
+static void copy_into(const Tensor& dst, const Tensor& src_in) {
+  Tensor src = src_in.shape() == dst.shape() ? src_in : expand_view(src_in, dst.shape());
+  if (src.shares_storage(dst) && !src.is_same(dst)) src = copy_of(src);  // overlap-safe
+  if (src.dtype() == dst.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+    if (dst.numel() > 0 && dst.raw_data() != src.raw_data())
+      std::memcpy(dst.raw_data(), src.raw_data(), dst.nbytes());
   } else {
-    TensorIter it({this, &src});
-    visit_dtype(dtype(), [&]<typename To>() {
+    TensorIter it({&dst, &src});
+    visit_dtype(dst.dtype(), [&]<typename To>() {
       visit_dtype(src.dtype(), [&]<typename From>() {
         map_kernel<To, From>(it, [](From v) { return cast_value<To>(v); });
       });
     });
   }
-  bump_version();
+  dst.bump_version();
+}
+
+static Tensor copy_of(const Tensor& t) {
+  Tensor out = empty(t.shape(), t.dtype());
+  copy_into(out, t);
+  return out;
+}
+
+// In-place writes to a tensor with history (PyTorch's semantics): the result is computed out of
+// place, recorded, and becomes self's data and history. The old value of self gets a zero
+// gradient; `src` (copy_ only) gets the incoming gradient, summed to its shape and cast by the
+// engine.
+[[gnu::noinline]] static Tensor& overwrite_with_grad(Tensor& self, const Tensor* src,
+                                                     const Scalar& value, const char* op) {
+  autograd::check_inplace(self, op);
+  Tensor result = empty(self.shape(), self.dtype());
+  std::vector<Tensor> inputs{self};
+  if (src) {
+    copy_into(result, *src);
+    inputs.push_back(*src);
+  } else {
+    fill_into(result, value);
+  }
+  bool self_grad = autograd::requires_grad(self), has_src = src != nullptr;
+  autograd::record(op, inputs, result, {},
+                   [self_grad, has_src](const Tensor& g, const std::vector<Tensor>&) {
+                     std::vector<Tensor> grads{self_grad ? zeros_like(g) : Tensor()};
+                     if (has_src) grads.push_back(g);
+                     return grads;
+                   });
+  return autograd::rebase_history(self, result, op);
+}
+
+Tensor& Tensor::fill_(const Scalar& v) {
+  if (autograd::needs_grad(*this)) [[unlikely]]
+    return overwrite_with_grad(*this, nullptr, v, "fill_");
+  fill_into(*this, v);
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  if (autograd::needs_grad(*this, src)) [[unlikely]]
+    return overwrite_with_grad(*this, &src, 0, "copy_");
+  copy_into(*this, src);
   return *this;
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(shape(), dtype());
-  out.copy_(*this);
+  Tensor out = copy_of(*this);
+  if (autograd::needs_grad(*this)) [[unlikely]]
+    record_unary("clone", *this, out, [](const Tensor& g) { return g; });
   return out;
 }
 
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
+// The gradient comes back as is: the engine casts it to this tensor's dtype.
 Tensor Tensor::to(DType t, bool copy) const {
   if (t == dtype() && !copy) return *this;
   Tensor out = empty(shape(), t);
-  out.copy_(*this);
+  copy_into(out, *this);
+  if (autograd::needs_grad(*this)) [[unlikely]]
+    record_unary("to", *this, out, [](const Tensor& g) { return g; });
   return out;
 }
 

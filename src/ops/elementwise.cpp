@@ -1,6 +1,7 @@
 // Binary elementwise ops, their operators and in-place forms, and the ops built on them
 // (where, clip, lerp, isclose). Each op is a dtype rule plus one generic lambda; the loops are in
 // elementwise_kernels.h.
+#include <array>
 #include <atomic>
 
 #include "ops/elementwise_kernels.h"
@@ -168,24 +169,172 @@ void check_pow(const std::atomic<bool>& negative) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- autograd recording
+namespace ew {
+
+namespace {
+// Unpacks the tensors named by `save` (flags in A, B, Out order) from a node's saved list.
+std::array<Tensor, 3> unpack(uint8_t save, const std::vector<Tensor>& s) {
+  std::array<Tensor, 3> t;
+  size_t i = 0;
+  for (int k = 0; k < 3; ++k)
+    if (save & (1 << k)) t[k] = s[i++];
+  return t;
+}
+std::vector<Tensor> pack(uint8_t save, const Tensor& a, const Tensor& b, const Tensor& out) {
+  std::vector<Tensor> saved;
+  if (save & kSaveA) saved.push_back(a);
+  if (save & kSaveB) saved.push_back(b);
+  if (save & kSaveOut) saved.push_back(out);
+  return saved;
+}
+}  // namespace
+
+void record_unary(const char* op, const Tensor& a, const Tensor& out, uint8_t save,
+                  UnaryBackward bw) {
+  save &= kSaveA | kSaveOut;
+  autograd::record(op, {a}, out, pack(save, a, Tensor(), out),
+                   [save, bw](const Tensor& g, const std::vector<Tensor>& s) {
+                     auto t = unpack(save, s);
+                     return std::vector<Tensor>{bw(g, t[0], t[2])};
+                   });
+}
+
+void record_binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& out,
+                   uint8_t save_a, uint8_t save_b, BinaryBackward bw) {
+  const bool ga = autograd::requires_grad(a), gb = autograd::requires_grad(b);
+  const uint8_t save = (ga ? save_a : 0) | (gb ? save_b : 0);
+  autograd::record(op, {a, b}, out, pack(save, a, b, out),
+                   [save, bw, ga, gb](const Tensor& g, const std::vector<Tensor>& s) {
+                     auto t = unpack(save, s);
+                     Grads2 r = bw(g, t[0], t[1], t[2], ga, gb);
+                     return std::vector<Tensor>{std::move(r.a), std::move(r.b)};
+                   });
+}
+
+void record_scalar(const char* op, const Tensor& a, const Scalar& scalar, const Tensor& out,
+                   uint8_t save, ScalarBackward bw) {
+  save &= kSaveA | kSaveOut;
+  autograd::record(op, {a}, out, pack(save, a, Tensor(), out),
+                   [save, bw, scalar](const Tensor& g, const std::vector<Tensor>& s) {
+                     auto t = unpack(save, s);
+                     return std::vector<Tensor>{bw(g, t[0], t[2], scalar)};
+                   });
+}
+
+}  // namespace ew
+
+namespace {
+
+// Parameter lists of the backward functions below (see ew::UnaryBackward etc.).
+#define RAVEL_BW2                                                                                  \
+  []([[maybe_unused]] const Tensor& g, [[maybe_unused]] const Tensor& a,                           \
+     [[maybe_unused]] const Tensor& b, [[maybe_unused]] const Tensor& y, [[maybe_unused]] bool ga, \
+     [[maybe_unused]] bool gb) -> ew::Grads2
+#define RAVEL_BWS                                                        \
+  []([[maybe_unused]] const Tensor& g, [[maybe_unused]] const Tensor& x, \
+     [[maybe_unused]] const Tensor& y, [[maybe_unused]] const Scalar& s) -> Tensor
+
+// The gradient of max(a, b) for a (PyTorch's convention): all of it where a wins, half at a
+// tie, none where b wins. A NaN on either side passes it to both.
+// min(a, b) is the same with the comparison turned round.
+Tensor max_share(const Tensor& g, const Tensor& a, const Tensor& b, bool is_max) {
+  Tensor other_wins = is_max ? a < b : a > b;
+  return where(a == b, g * 0.5, ew::masked(logical_not(other_wins), g));
+}
+
+// An exponent minus one, keeping its kind (pow's derivative).
+Scalar minus_one(const Scalar& e) {
+  return e.is_floating() ? Scalar(e.to_double() - 1) : Scalar(e.to_int() - 1);
+}
+
+const ew::BinaryBackward kMaximumBackward = RAVEL_BW2 {
+  return {ga ? max_share(g, a, b, true) : Tensor(), gb ? max_share(g, b, a, true) : Tensor()};
+};
+const ew::BinaryBackward kMinimumBackward = RAVEL_BW2 {
+  return {ga ? max_share(g, a, b, false) : Tensor(), gb ? max_share(g, b, a, false) : Tensor()};
+};
+// fmax/fmin: a takes all of it where it is chosen (ties included) or b is NaN, b the rest.
+Tensor fmax_mask(const Tensor& a, const Tensor& b, bool is_max) {
+  return logical_or(is_max ? a >= b : a <= b, isnan(b));
+}
+const ew::BinaryBackward kFmaxBackward = RAVEL_BW2 {
+  Tensor m = fmax_mask(a, b, true);
+  return {ga ? ew::masked(m, g) : Tensor(), gb ? ew::masked(logical_not(m), g) : Tensor()};
+};
+const ew::BinaryBackward kFminBackward = RAVEL_BW2 {
+  Tensor m = fmax_mask(a, b, false);
+  return {ga ? ew::masked(m, g) : Tensor(), gb ? ew::masked(logical_not(m), g) : Tensor()};
+};
+
+}  // namespace
+
 // ---------------------------------------------------------------- tensor op tensor
 #define RAVEL_BINARY(name, rule, fn) \
   Tensor name(const Tensor& a, const Tensor& b) { return ew::binary<rule>(#name, a, b, fn); }
-RAVEL_BINARY(add, Rule::Arith, kAdd)
-RAVEL_BINARY(sub, Rule::ArithNoBool, kSub)
-RAVEL_BINARY(mul, Rule::Arith, kMul)
-RAVEL_BINARY(div, Rule::Float, kDiv)
-RAVEL_BINARY(floor_divide, Rule::ArithInt8, kFloorDivide)
-RAVEL_BINARY(mod, Rule::ArithInt8, kMod)
-RAVEL_BINARY(fmod, Rule::ArithInt8, kFmod)
-RAVEL_BINARY(maximum, Rule::Arith, kMaximum)
-RAVEL_BINARY(minimum, Rule::Arith, kMinimum)
-RAVEL_BINARY(fmax, Rule::Arith, kFmax)
-RAVEL_BINARY(fmin, Rule::Arith, kFmin)
-RAVEL_BINARY(atan2, Rule::Float, kAtan2)
-RAVEL_BINARY(hypot, Rule::Float, kHypot)
-RAVEL_BINARY(copysign, Rule::Float, kCopysign)
-RAVEL_BINARY(logaddexp, Rule::Float, kLogaddexp)
+// A differentiable binary op: save_a / save_b name what the gradient of a / b needs.
+#define RAVEL_BINARY_GRAD(name, rule, fn, save_a, save_b, ...)          \
+  Tensor name(const Tensor& a, const Tensor& b) {                       \
+    if (autograd::needs_grad(a, b)) [[unlikely]] {                      \
+      Tensor out = ew::no_grad([&] { return name(a, b); });             \
+      ew::record_binary(#name, a, b, out, save_a, save_b, __VA_ARGS__); \
+      return out;                                                       \
+    }                                                                   \
+    return ew::binary<rule>(#name, a, b, fn);                           \
+  }
+using ew::kSaveA, ew::kSaveB, ew::kSaveOut, ew::kSaveNone;
+constexpr uint8_t kSaveAB = kSaveA | kSaveB;
+
+RAVEL_BINARY_GRAD(
+    add, Rule::Arith, kAdd, kSaveNone, kSaveNone, RAVEL_BW2 {
+      return {ga ? g : Tensor(), gb ? g : Tensor()};
+    })
+RAVEL_BINARY_GRAD(
+    sub, Rule::ArithNoBool, kSub, kSaveNone, kSaveNone, RAVEL_BW2 {
+      return {ga ? g : Tensor(), gb ? -g : Tensor()};
+    })
+RAVEL_BINARY_GRAD(
+    mul, Rule::Arith, kMul, kSaveB, kSaveA, RAVEL_BW2 {
+      return {ga ? g * b : Tensor(), gb ? g * a : Tensor()};
+    })
+RAVEL_BINARY_GRAD(
+    div, Rule::Float, kDiv, kSaveB, kSaveAB, RAVEL_BW2 {
+      return {ga ? g / b : Tensor(), gb ? -g * (a / b / b) : Tensor()};
+    })
+RAVEL_BINARY(floor_divide, Rule::ArithInt8, kFloorDivide)  // not differentiable (as PyTorch)
+// a - b * floor(a / b): the quotient's derivative is 0 almost everywhere
+RAVEL_BINARY_GRAD(
+    mod, Rule::ArithInt8, kMod, kSaveNone, kSaveAB, RAVEL_BW2 {
+      return {ga ? g : Tensor(), gb ? -g * floor_divide(a, b) : Tensor()};
+    })
+RAVEL_BINARY_GRAD(
+    fmod, Rule::ArithInt8, kFmod, kSaveNone, kSaveAB, RAVEL_BW2 {
+      return {ga ? g : Tensor(), gb ? -g * trunc(a / b) : Tensor()};
+    })
+RAVEL_BINARY_GRAD(maximum, Rule::Arith, kMaximum, kSaveAB, kSaveAB, kMaximumBackward)
+RAVEL_BINARY_GRAD(minimum, Rule::Arith, kMinimum, kSaveAB, kSaveAB, kMinimumBackward)
+RAVEL_BINARY_GRAD(fmax, Rule::Arith, kFmax, kSaveAB, kSaveAB, kFmaxBackward)
+RAVEL_BINARY_GRAD(fmin, Rule::Arith, kFmin, kSaveAB, kSaveAB, kFminBackward)
+// d atan2(a, b) = (b da - a db) / (a^2 + b^2)
+RAVEL_BINARY_GRAD(
+    atan2, Rule::Float, kAtan2, kSaveAB, kSaveAB, RAVEL_BW2 {
+      Tensor r = reciprocal(a * a + b * b);
+      return {ga ? g * b * r : Tensor(), gb ? g * -a * r : Tensor()};
+    })
+RAVEL_BINARY_GRAD(
+    hypot, Rule::Float, kHypot, kSaveA | kSaveOut, kSaveB | kSaveOut, RAVEL_BW2 {
+      return {ga ? g * a / y : Tensor(), gb ? g * b / y : Tensor()};
+    })
+// |a| with b's sign: the gradient of a is g * y / a (0 at a = 0); b's is 0.
+RAVEL_BINARY_GRAD(
+    copysign, Rule::Float, kCopysign, kSaveA | kSaveOut, kSaveNone, RAVEL_BW2 {
+      return {ga ? ew::masked(a != 0, g * (y / a)) : Tensor(), gb ? zeros_like(g) : Tensor()};
+    })
+// d log(e^a + e^b) = sigmoid(a - b) da + sigmoid(b - a) db
+RAVEL_BINARY_GRAD(
+    logaddexp, Rule::Float, kLogaddexp, kSaveAB, kSaveAB, RAVEL_BW2 {
+      return {ga ? g / (1 + exp(b - a)) : Tensor(), gb ? g / (1 + exp(a - b)) : Tensor()};
+    })
 RAVEL_BINARY(equal, Rule::Compare, kEq)
 RAVEL_BINARY(not_equal, Rule::Compare, kNe)
 RAVEL_BINARY(less, Rule::Compare, kLt)
@@ -201,8 +350,22 @@ RAVEL_BINARY(bitwise_xor, Rule::Bitwise, kXor)
 RAVEL_BINARY(left_shift, Rule::Shift, kLeftShift)
 RAVEL_BINARY(right_shift, Rule::Shift, kRightShift)
 #undef RAVEL_BINARY
+#undef RAVEL_BINARY_GRAD
 
+// d a^b = b a^(b-1) da + a^b log(a) db; PyTorch's conventions: no gradient to a where b = 0,
+// none to b where a = 0 and b >= 0.
 Tensor pow(const Tensor& a, const Tensor& b) {
+  if (autograd::needs_grad(a, b)) [[unlikely]] {
+    Tensor out = ew::no_grad([&] { return pow(a, b); });
+    ew::record_binary(
+        "pow", a, b, out, kSaveAB, kSaveAB | kSaveOut, RAVEL_BW2 {
+          Tensor da, db;
+          if (ga) da = ew::masked(b != 0, g * (b * pow(a, b - 1)));
+          if (gb) db = ew::masked(logical_not(logical_and(a == 0, b >= 0)), g * (y * log(a)));
+          return {da, db};
+        });
+    return out;
+  }
   std::atomic<bool> negative{false};
   Tensor out = ew::binary<Rule::ArithInt8>("pow", a, b, PowOp{&negative});
   check_pow(negative);
@@ -210,19 +373,40 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 
 // ---------------------------------------------------------------- tensor op scalar
-#define RAVEL_BINARY_SCALAR(name, rule, fn)                 \
+// A differentiable `tensor op scalar` (or `scalar op tensor`, `expr` computes it again).
+#define RAVEL_SCALAR_GRAD(name, expr, save, ...)           \
+  if (autograd::needs_grad(a)) [[unlikely]] {              \
+    Tensor out = ew::no_grad([&] { return expr; });        \
+    ew::record_scalar(name, a, b, out, save, __VA_ARGS__); \
+    return out;                                            \
+  }
+#define RAVEL_BINARY_SCALAR(name, rule, fn, save, ...)      \
   Tensor name(const Tensor& a, const Scalar& b) {           \
+    RAVEL_SCALAR_GRAD(#name, name(a, b), save, __VA_ARGS__) \
     return ew::binary_scalar<rule>(#name, a, b, false, fn); \
   }
-RAVEL_BINARY_SCALAR(add, Rule::Arith, kAdd)
-RAVEL_BINARY_SCALAR(sub, Rule::ArithNoBool, kSub)
-RAVEL_BINARY_SCALAR(mul, Rule::Arith, kMul)
-RAVEL_BINARY_SCALAR(div, Rule::Float, kDiv)
-RAVEL_BINARY_SCALAR(maximum, Rule::Arith, kMaximum)
-RAVEL_BINARY_SCALAR(minimum, Rule::Arith, kMinimum)
+RAVEL_BINARY_SCALAR(
+    add, Rule::Arith, kAdd, kSaveNone, RAVEL_BWS { return g; })
+RAVEL_BINARY_SCALAR(
+    sub, Rule::ArithNoBool, kSub, kSaveNone, RAVEL_BWS { return g; })
+RAVEL_BINARY_SCALAR(
+    mul, Rule::Arith, kMul, kSaveNone, RAVEL_BWS { return g * s; })
+RAVEL_BINARY_SCALAR(
+    div, Rule::Float, kDiv, kSaveNone, RAVEL_BWS { return g / s; })
+RAVEL_BINARY_SCALAR(
+    maximum, Rule::Arith, kMaximum, kSaveA,
+    RAVEL_BWS { return max_share(g, x, scalar_tensor(s, x.dtype()), true); })
+RAVEL_BINARY_SCALAR(
+    minimum, Rule::Arith, kMinimum, kSaveA,
+    RAVEL_BWS { return max_share(g, x, scalar_tensor(s, x.dtype()), false); })
 #undef RAVEL_BINARY_SCALAR
 
 Tensor pow(const Tensor& a, const Scalar& b) {
+  RAVEL_SCALAR_GRAD(
+      "pow", pow(a, b), kSaveA, RAVEL_BWS {
+        if (s.to_double() == 0) return zeros_like(g);
+        return g * (pow(x, minus_one(s)) * s);
+      })
   std::atomic<bool> negative{false};
   Tensor out = ew::binary_scalar<Rule::ArithInt8>("pow", a, b, false, PowOp{&negative});
   check_pow(negative);
@@ -240,19 +424,31 @@ Tensor operator-(const Tensor& a, const Scalar& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Scalar& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Scalar& b) { return div(a, b); }
 Tensor operator%(const Tensor& a, const Scalar& b) {
+  RAVEL_SCALAR_GRAD(
+      "mod", a % b, kSaveNone, RAVEL_BWS { return g; })
   return ew::binary_scalar<Rule::ArithInt8>("mod", a, b, false, kMod);
 }
-Tensor operator+(const Scalar& a, const Tensor& b) {
-  return ew::binary_scalar<Rule::Arith>("add", b, a, true, kAdd);
+// scalar op tensor: the tensor is `a` (x in the backward), the scalar `b`
+Tensor operator+(const Scalar& b, const Tensor& a) {
+  RAVEL_SCALAR_GRAD(
+      "add", b + a, kSaveNone, RAVEL_BWS { return g; })
+  return ew::binary_scalar<Rule::Arith>("add", a, b, true, kAdd);
 }
-Tensor operator-(const Scalar& a, const Tensor& b) {
-  return ew::binary_scalar<Rule::ArithNoBool>("sub", b, a, true, kSub);
+Tensor operator-(const Scalar& b, const Tensor& a) {
+  RAVEL_SCALAR_GRAD(
+      "sub", b - a, kSaveNone, RAVEL_BWS { return -g; })
+  return ew::binary_scalar<Rule::ArithNoBool>("sub", a, b, true, kSub);
 }
-Tensor operator*(const Scalar& a, const Tensor& b) {
-  return ew::binary_scalar<Rule::Arith>("mul", b, a, true, kMul);
+Tensor operator*(const Scalar& b, const Tensor& a) {
+  RAVEL_SCALAR_GRAD(
+      "mul", b * a, kSaveNone, RAVEL_BWS { return g * s; })
+  return ew::binary_scalar<Rule::Arith>("mul", a, b, true, kMul);
 }
-Tensor operator/(const Scalar& a, const Tensor& b) {
-  return ew::binary_scalar<Rule::Float>("div", b, a, true, kDiv);
+// d(s / x) = -s / x^2 = -y / x
+Tensor operator/(const Scalar& b, const Tensor& a) {
+  RAVEL_SCALAR_GRAD(
+      "div", b / a, kSaveA | kSaveOut, RAVEL_BWS { return -g * (y / x); })
+  return ew::binary_scalar<Rule::Float>("div", a, b, true, kDiv);
 }
 Tensor operator-(const Tensor& a) { return neg(a); }
 Tensor operator==(const Tensor& a, const Tensor& b) { return equal(a, b); }
@@ -279,23 +475,57 @@ Tensor operator~(const Tensor& a) { return bitwise_not(a); }
 Tensor operator!(const Tensor& a) { return logical_not(a); }
 
 // ---------------------------------------------------------------- in-place
-#define RAVEL_INPLACE(name, rule, fn)              \
-  Tensor& Tensor::name(const Tensor& o) {          \
-    ew::inplace<rule>(#name, *this, o, fn);        \
-    return *this;                                  \
-  }                                                \
-  Tensor& Tensor::name(const Scalar& o) {          \
-    ew::inplace_scalar<rule>(#name, *this, o, fn); \
-    return *this;                                  \
+namespace {
+// Under autograd the op is computed out of place on a clone (which records its own node, so
+// what the op saves is the clone, not self), and self takes the result's data and history.
+template <Rule R, typename Fn>
+[[gnu::noinline, gnu::cold]] Tensor& inplace_with_grad(const char* op, Tensor& self,
+                                                       const Tensor* other, const Scalar& s,
+                                                       const Fn& outplace) {
+  DType ct = other ? ew::inplace_dtype<R>(op, self, *other)
+                   : ew::scalar_compute_dtype(R, self.dtype(), s, op);
+  ew::check_inplace_args(op, self, ct, other);
+  autograd::check_inplace(self, op);
+  Tensor result = other ? outplace(self.clone(), *other) : outplace(self.clone(), s);
+  return autograd::rebase_history(self, result, op);
+}
+}  // namespace
+
+#define RAVEL_INPLACE(name, outplace, rule, fn)                                                    \
+  Tensor& Tensor::name(const Tensor& o) {                                                          \
+    if (autograd::needs_grad(*this, o)) [[unlikely]]                                               \
+      return inplace_with_grad<rule>(#name, *this, &o, Scalar(),                                   \
+                                     [](const auto& x, const auto& y) { return outplace(x, y); }); \
+    ew::inplace<rule>(#name, *this, o, fn);                                                        \
+    return *this;                                                                                  \
+  }                                                                                                \
+  Tensor& Tensor::name(const Scalar& o) {                                                          \
+    if (autograd::needs_grad(*this)) [[unlikely]]                                                  \
+      return inplace_with_grad<rule>(#name, *this, nullptr, o,                                     \
+                                     [](const auto& x, const auto& y) { return outplace(x, y); }); \
+    ew::inplace_scalar<rule>(#name, *this, o, fn);                                                 \
+    return *this;                                                                                  \
   }
-RAVEL_INPLACE(add_, Rule::Arith, kAdd)
-RAVEL_INPLACE(sub_, Rule::ArithNoBool, kSub)
-RAVEL_INPLACE(mul_, Rule::Arith, kMul)
-RAVEL_INPLACE(div_, Rule::Float, kDiv)
+RAVEL_INPLACE(add_, add, Rule::Arith, kAdd)
+RAVEL_INPLACE(sub_, sub, Rule::ArithNoBool, kSub)
+RAVEL_INPLACE(mul_, mul, Rule::Arith, kMul)
+RAVEL_INPLACE(div_, div, Rule::Float, kDiv)
 #undef RAVEL_INPLACE
 
 // ---------------------------------------------------------------- where, clip, lerp, isclose
+// The gradient goes to a where cond holds and to b elsewhere; cond gets none.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  if (autograd::needs_grad(a, b)) [[unlikely]] {
+    Tensor out = ew::no_grad([&] { return where(cond, a, b); });
+    const bool ga = autograd::requires_grad(a), gb = autograd::requires_grad(b);
+    autograd::record("where", {a, b}, out, {cond},
+                     [ga, gb](const Tensor& g, const std::vector<Tensor>& s) {
+                       Tensor zero = scalar_tensor(0, g.dtype());
+                       return std::vector<Tensor>{ga ? where(s[0], g, zero) : Tensor(),
+                                                  gb ? where(s[0], zero, g) : Tensor()};
+                     });
+    return out;
+  }
   DType dt = promote_types(a.dtype(), b.dtype());
   Shape shape = cond.shape();
   if (a.shape() != shape || b.shape() != shape)
@@ -349,7 +579,20 @@ Tensor where(const Tensor& cond, const Scalar& a, const Scalar& b) {
   return where(cond, scalar_tensor(a, dt), scalar_tensor(b, dt));
 }
 
+// The gradient passes where lo <= a <= hi (bounds included, as PyTorch's clamp).
 Tensor clip(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi) {
+  if (autograd::needs_grad(a)) [[unlikely]] {
+    Tensor out = ew::no_grad([&] { return clip(a, lo, hi); });
+    autograd::record("clip", {a}, out, {a},
+                     [lo, hi](const Tensor& g, const std::vector<Tensor>& s) {
+                       const Tensor& x = s[0];
+                       Tensor in;  // lo <= x <= hi
+                       if (lo) in = x >= *lo;
+                       if (hi) in = in.defined() ? logical_and(in, x <= *hi) : x <= *hi;
+                       return std::vector<Tensor>{in.defined() ? ew::masked(in, g) : g};
+                     });
+    return out;
+  }
   // Integer bounds outside an integer tensor's range are clamped to it (they cannot be
   // represented in the tensor's dtype, which the result keeps).
   auto fit = [&](std::optional<Scalar>& s) {
@@ -366,10 +609,28 @@ Tensor clip(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi)
   return out.is_same(a) ? a.clone() : out;
 }
 
+// PyTorch's clamp with tensor bounds: a's gradient passes where lo <= a <= hi, lo's where a is
+// below it (and lo < hi), hi's where a is above it or hi < lo (the result is hi there).
 Tensor clip(const Tensor& a, const Tensor& lo, const Tensor& hi) {
+  if (autograd::needs_grad(a, lo, hi)) [[unlikely]] {
+    Tensor out = ew::no_grad([&] { return clip(a, lo, hi); });
+    const bool ga = autograd::requires_grad(a), gl = autograd::requires_grad(lo),
+               gh = autograd::requires_grad(hi);
+    autograd::record("clip", {a, lo, hi}, out, {a, lo, hi},
+                     [ga, gl, gh](const Tensor& g, const std::vector<Tensor>& s) {
+                       const Tensor &x = s[0], &l = s[1], &h = s[2];
+                       std::vector<Tensor> r(3);
+                       if (ga) r[0] = ew::masked(logical_and(x >= l, x <= h), g);
+                       if (gl) r[1] = ew::masked(logical_and(x < l, l < h), g);
+                       if (gh) r[2] = ew::masked(logical_or(x > h, h < l), g);
+                       return r;
+                     });
+    return out;
+  }
   return minimum(maximum(a, lo), hi);
 }
 
+// lerp is built from differentiable ops, so it needs no node of its own.
 Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) {
   return add(a, mul(weight, sub(b, a)));
 }

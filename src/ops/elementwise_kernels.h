@@ -16,6 +16,7 @@
 
 #include "core/dispatch.h"
 #include "core/iter.h"
+#include "ravel/autograd.h"
 #include "ravel/ops.h"
 
 namespace ravel::ew {
@@ -320,23 +321,33 @@ Tensor binary_scalar(const char* op, const Tensor& a, const Scalar& s, bool scal
   return out;
 }
 
+// The checks of `self op= other`: the result (compute dtype ct) must cast to self's dtype under
+// same_kind casting, and other (when a tensor) must broadcast to self's shape.
+inline void check_inplace_args(const char* op, const Tensor& self, DType ct, const Tensor* other) {
+  RAVEL_CHECK(can_cast(ct, self.dtype(), "same_kind"), op, ": cannot cast the result of dtype ",
+              dtype_name(ct), " to the tensor's dtype ", dtype_name(self.dtype()),
+              " (same_kind casting)");
+  if (other && other->shape() != self.shape())
+    RAVEL_CHECK(broadcast_shapes(self.shape(), other->shape(), op) == self.shape(), op,
+                ": the other operand of shape ", other->shape(),
+                " does not broadcast to the tensor's shape ", self.shape());
+}
+
+template <Rule R>
+DType inplace_dtype(const char* op, const Tensor& self, const Tensor& other) {
+  DType p =
+      self.dtype() == other.dtype() ? self.dtype() : promote_types(self.dtype(), other.dtype());
+  return compute_dtype(R, p, op);
+}
+
 // self op= other, NumPy's `op(self, other, out=self)`: the result is cast to self's dtype under
 // same_kind casting, and other must broadcast to self's shape.
 template <Rule R, typename F>
 void inplace(const char* op, Tensor& self, const Tensor& other, const F& f) {
-  DType p =
-      self.dtype() == other.dtype() ? self.dtype() : promote_types(self.dtype(), other.dtype());
-  DType ct = compute_dtype(R, p, op);
-  RAVEL_CHECK(can_cast(ct, self.dtype(), "same_kind"), op, ": cannot cast the result of dtype ",
-              dtype_name(ct), " to the tensor's dtype ", dtype_name(self.dtype()),
-              " (same_kind casting)");
+  DType ct = inplace_dtype<R>(op, self, other);
+  check_inplace_args(op, self, ct, &other);
   Tensor y = other;
-  if (y.shape() != self.shape()) {
-    RAVEL_CHECK(broadcast_shapes(self.shape(), y.shape(), op) == self.shape(), op,
-                ": the other operand of shape ", y.shape(),
-                " does not broadcast to the tensor's shape ", self.shape());
-    y = y.expand(self.shape());
-  }
+  if (y.shape() != self.shape()) y = y.expand(self.shape());
   if (ct != self.dtype()) {  // compute in the wider dtype, then cast back
     self.copy_(binary<R>(op, self, y, f));
     return;
@@ -355,9 +366,7 @@ void inplace(const char* op, Tensor& self, const Tensor& other, const F& f) {
 template <Rule R, typename F>
 void inplace_scalar(const char* op, Tensor& self, const Scalar& s, const F& f) {
   DType ct = scalar_compute_dtype(R, self.dtype(), s, op);
-  RAVEL_CHECK(can_cast(ct, self.dtype(), "same_kind"), op, ": cannot cast the result of dtype ",
-              dtype_name(ct), " to the tensor's dtype ", dtype_name(self.dtype()),
-              " (same_kind casting)");
+  check_inplace_args(op, self, ct, nullptr);
   if (ct != self.dtype()) {
     self.copy_(binary_scalar<R>(op, self, s, false, f));
     return;
@@ -405,6 +414,44 @@ Tensor unary(const char* op, const Tensor& a, const F& f) {
     }
   });
   return out;
+}
+
+// ------------------------------------------------------------------ autograd
+// A differentiable op checks autograd::needs_grad (inline: one branch when nothing requires
+// grad) and only then takes the recording path: it runs its forward again inside no_grad (so
+// the conversions and sub-ops of the forward record nothing) and records one node. Backward
+// functions are plain function pointers written with ravel ops (so double backward works); they
+// get the tensors named by their Save flags, the others undefined.
+enum Save : uint8_t { kSaveNone = 0, kSaveA = 1, kSaveB = 2, kSaveOut = 4 };
+struct Grads2 {
+  Tensor a, b;
+};
+// y = f(x)
+using UnaryBackward = Tensor (*)(const Tensor& g, const Tensor& x, const Tensor& y);
+// y = f(a, b); ga / gb: whether a / b need a gradient (return undefined tensors for the others)
+using BinaryBackward = Grads2 (*)(const Tensor& g, const Tensor& a, const Tensor& b,
+                                  const Tensor& y, bool ga, bool gb);
+// y = f(x, s) for a Scalar s
+using ScalarBackward = Tensor (*)(const Tensor& g, const Tensor& x, const Tensor& y,
+                                  const Scalar& s);
+
+void record_unary(const char* op, const Tensor& a, const Tensor& out, uint8_t save,
+                  UnaryBackward bw);
+// save_a / save_b: what the gradient of a / b needs (only kept when that input needs one)
+void record_binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& out,
+                   uint8_t save_a, uint8_t save_b, BinaryBackward bw);
+void record_scalar(const char* op, const Tensor& a, const Scalar& s, const Tensor& out,
+                   uint8_t save, ScalarBackward bw);
+
+template <typename Fwd>
+[[gnu::noinline, gnu::cold]] Tensor no_grad(const Fwd& fwd) {
+  NoGradGuard ng;
+  return fwd();
+}
+
+// g where mask is true, else 0 (PyTorch's where(mask, grad, 0): a NaN gradient stays out).
+inline Tensor masked(const Tensor& mask, const Tensor& g) {
+  return where(mask, g, scalar_tensor(0, g.dtype()));
 }
 
 }  // namespace ravel::ew

@@ -3,12 +3,17 @@
 // a byte offset into that view. The copy is one TensorIter loop over the result with three
 // operands: the result, the offsets (stride 0 along the view's other axes R) and the view (stride
 // 0 along B); elements move by item size (1, 2, 4 or 8 bytes), not by dtype.
+//
+// Autograd: index's backward scatters the gradient back through the same index, adding where an
+// index repeats (as PyTorch); that scatter is itself an op whose backward is index again, so
+// double backward works. gather and scatter_add are each other's backward.
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "core/dispatch.h"
 #include "core/iter.h"
+#include "ravel/autograd.h"
 #include "ravel/ops.h"
 
 namespace ravel {
@@ -243,6 +248,35 @@ AdvPlan plan_advanced(const Parsed& p, const char* op) {
   return plan;
 }
 
+// *o += v, wrapping for integers (as NumPy, without UB), logical or for bool.
+template <typename T>
+inline void add_to(T* o, T v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    *o = *o || v;
+  } else if constexpr (std::is_integral_v<T>) {
+    using UT = std::make_unsigned_t<T>;
+    *o = static_cast<T>(static_cast<UT>(static_cast<UT>(*o) + static_cast<UT>(v)));
+  } else {
+    *o = static_cast<T>(static_cast<compute_t<T>>(*o) + static_cast<compute_t<T>>(v));
+  }
+}
+
+// Adds `dense` (operand 0) into the indexed view (operand 2) at the offsets (operand 1). Serial:
+// repeated indices add up.
+void run_index_add(const TensorIter& it, DType dtype) {
+  visit_dtype(dtype, [&]<typename T>() {
+    it.for_each(
+        [&](char** p, const int64_t* s, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) {
+            T* at = reinterpret_cast<T*>(p[2] + i * s[2] +
+                                         *reinterpret_cast<const int64_t*>(p[1] + i * s[1]));
+            add_to(at, *reinterpret_cast<const T*>(p[0] + i * s[0]));
+          }
+        },
+        kSerial);
+  });
+}
+
 // Moves elements between `dense` (operand 0, the result or the value) and the indexed view
 // (operand 2) at the offsets (operand 1): gathers, or scatters when Put.
 template <bool Put>
@@ -272,20 +306,10 @@ void run_index(const TensorIter& it, size_t itemsize, int64_t grain) {
   });
 }
 
-}  // namespace
-
-Tensor Tensor::index(const std::vector<Index>& idx) const {
-  Parsed p = parse_index(*this, idx, "index");
-  if (p.adv.empty()) return p.view;
-  AdvPlan plan = plan_advanced(p, "index");
-  Tensor out = empty(plan.result_shape, dtype());
-  TensorIter it({&out, &plan.offsets, &plan.source});
-  run_index<false>(it, itemsize(), kParallelGrain);
-  return out;
-}
-
-Tensor& Tensor::index_put_(const std::vector<Index>& idx, const Tensor& value) {
-  Parsed p = parse_index(*this, idx, "index_put_");
+// self[idx] = value, or += when accumulate (repeated indices add up). Records nothing.
+void index_put_impl(const Tensor& self, const std::vector<Index>& idx, const Tensor& value,
+                    bool accumulate) {
+  Parsed p = parse_index(self, idx, "index_put_");
   AdvPlan plan;
   if (!p.adv.empty()) plan = plan_advanced(p, "index_put_");
   const Shape& target = p.adv.empty() ? p.view.shape() : plan.result_shape;
@@ -298,15 +322,132 @@ Tensor& Tensor::index_put_(const std::vector<Index>& idx, const Tensor& value) {
   RAVEL_CHECK(ok, "index_put_: could not broadcast value of shape ", value.shape(),
               " into indexed shape ", target);
   if (p.adv.empty()) {
-    p.view.copy_(value);  // copy_ casts, broadcasts, handles overlap and bumps the version
-    return *this;
+    // copy_ casts, broadcasts, handles overlap and bumps the version
+    if (accumulate)
+      p.view.add_(value);
+    else
+      p.view.copy_(value);
+    return;
   }
-  Tensor val = value.to(dtype()).expand(target);
-  if (val.shares_storage(*this)) val = val.clone();  // read it all before writing
-  // Serial, in C order: with repeated indices the last write wins, as in NumPy.
+  Tensor val = value.to(self.dtype()).expand(target);
+  if (val.shares_storage(self)) val = val.clone();  // read it all before writing
   TensorIter it({&val, &plan.offsets, &plan.source});
-  run_index<true>(it, itemsize(), kSerial);
-  bump_version();
+  if (accumulate)
+    run_index_add(it, self.dtype());
+  else  // serial, in C order: with repeated indices the last write wins, as in NumPy
+    run_index<true>(it, self.itemsize(), kSerial);
+  self.bump_version();
+}
+
+// An index without its tensors (kept by value in a backward function) and the tensors (saved).
+std::vector<Index> strip_tensors(const std::vector<Index>& idx, std::vector<Tensor>& tensors) {
+  std::vector<Index> out;
+  for (const Index& i : idx) {
+    if (i.kind() == Index::Kind::Tensor) {
+      tensors.push_back(i.tensor());
+      out.emplace_back(Tensor());
+    } else {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+std::vector<Index> with_tensors(std::vector<Index> idx, const std::vector<Tensor>& tensors) {
+  size_t k = 0;
+  for (Index& i : idx)
+    if (i.kind() == Index::Kind::Tensor) i = Index(tensors[k++]);
+  return idx;
+}
+
+// index's backward: zeros of `shape` with g added at idx. Differentiable: its backward is
+// gg.index(idx).
+Tensor index_backward(const Tensor& g, const Shape& shape, const std::vector<Index>& idx) {
+  bool grad = autograd::needs_grad(g);
+  Tensor out = zeros(shape, g.dtype());
+  {
+    NoGradGuard ng;
+    index_put_impl(out, idx, g, true);
+  }
+  if (grad) {
+    std::vector<Tensor> tensors;
+    std::vector<Index> stripped = strip_tensors(idx, tensors);
+    autograd::record("index_backward", {g}, out, tensors,
+                     [stripped](const Tensor& gg, const std::vector<Tensor>& saved) {
+                       return std::vector<Tensor>{gg.index(with_tensors(stripped, saved))};
+                     });
+  }
+  return out;
+}
+
+[[gnu::noinline]] void record_index(const Tensor& self, const std::vector<Index>& idx,
+                                    const Tensor& out) {
+  std::vector<Tensor> tensors;
+  std::vector<Index> stripped = strip_tensors(idx, tensors);
+  Shape shape = self.shape();
+  autograd::record(
+      "index", {self}, out, tensors,
+      [stripped, shape](const Tensor& g, const std::vector<Tensor>& saved) {
+        return std::vector<Tensor>{index_backward(g, shape, with_tensors(stripped, saved))};
+      });
+}
+
+// index_put_ on a tensor with history, or with a value that requires grad: the write happens on
+// a copy that becomes self's data and history. Grad to self: g with the written positions
+// zeroed; to value: g at those positions (the engine sums it to value's shape).
+[[gnu::noinline]] Tensor& index_put_with_grad(Tensor& self, const std::vector<Index>& idx,
+                                              const Tensor& value) {
+  autograd::check_inplace(self, "index_put_");
+  Tensor result;
+  {
+    NoGradGuard ng;
+    result = self.clone();
+    index_put_impl(result, idx, value, false);
+  }
+  std::vector<Tensor> tensors;
+  std::vector<Index> stripped = strip_tensors(idx, tensors);
+  bool grad_self = autograd::requires_grad(self), grad_value = autograd::requires_grad(value);
+  autograd::record(
+      "index_put_", {self, value}, result, tensors,
+      [stripped, grad_self, grad_value](const Tensor& g, const std::vector<Tensor>& saved) {
+        std::vector<Index> ix = with_tensors(stripped, saved);
+        Tensor g_self, g_value;
+        if (grad_self) {
+          g_self = g.clone();
+          g_self.index_put_(ix, Scalar(0));
+        }
+        if (grad_value) g_value = g.index(ix);
+        return std::vector<Tensor>{g_self, g_value};
+      });
+  return autograd::rebase_history(self, result, "index_put_");
+}
+
+}  // namespace
+
+Tensor Tensor::index(const std::vector<Index>& idx) const {
+  auto forward = [&] {
+    Parsed p = parse_index(*this, idx, "index");
+    if (p.adv.empty()) return p.view;
+    AdvPlan plan = plan_advanced(p, "index");
+    Tensor out = empty(plan.result_shape, dtype());
+    TensorIter it({&out, &plan.offsets, &plan.source});
+    run_index<false>(it, itemsize(), kParallelGrain);
+    return out;
+  };
+  if (!autograd::needs_grad(*this)) return forward();
+  Tensor out;
+  {
+    NoGradGuard ng;  // one node for the whole index, not one per view step
+    out = forward();
+  }
+  record_index(*this, idx, out);
+  return out;
+}
+
+Tensor& Tensor::index_put_(const std::vector<Index>& idx, const Tensor& value) {
+  if (autograd::needs_grad(*this, value)) [[unlikely]]
+    return index_put_with_grad(*this, idx, value);
+  index_put_impl(*this, idx, value, false);
   return *this;
 }
 
@@ -334,11 +475,16 @@ Tensor gather(const Tensor& a, int64_t axis, const Tensor& index) {
   Tensor idx = as_index(index, "gather");
   int64_t size = a.shape()[axis];
   check_bounds(idx, size, axis, "gather");
+  bool grad = autograd::needs_grad(a);
   // src: a cut to the index's shape, with the gathered axis at stride 0 (the kernel adds it).
   Shape st = a.strides();
   int64_t axis_bytes = st[axis] * static_cast<int64_t>(a.itemsize());
   st[axis] = 0;
-  Tensor src = a.as_strided(index.shape(), st, a.offset());
+  Tensor src;
+  {
+    NoGradGuard ng;
+    src = a.as_strided(index.shape(), st, a.offset());
+  }
   Tensor out = empty(index.shape(), a.dtype());
   TensorIter it({&out, &idx, &src});
   visit_itemsize(a.itemsize(), [&]<typename U>() {
@@ -350,6 +496,14 @@ Tensor gather(const Tensor& a, int64_t axis, const Tensor& index) {
       }
     });
   });
+  if (grad) {
+    Shape in_shape = a.shape();
+    autograd::record(
+        "gather", {a}, out, {idx},
+        [axis, in_shape](const Tensor& g, const std::vector<Tensor>& saved) {
+          return std::vector<Tensor>{scatter_add(zeros(in_shape, g.dtype()), axis, saved[0], g)};
+        });
+  }
   return out;
 }
 
@@ -373,6 +527,32 @@ Tensor masked_select(const Tensor& a, const Tensor& mask) {
   return a.expand(shape).index({mask.expand(shape)});
 }
 
+// out[..., idx[i], ...] += src[i] along axis (serial: index entries may repeat). No recording.
+static void scatter_add_into(const Tensor& out, int64_t axis, const Tensor& idx,
+                             const Tensor& src) {
+  int64_t size = out.shape()[axis];
+  Shape st = out.strides();
+  int64_t axis_bytes = st[axis] * static_cast<int64_t>(out.itemsize());
+  st[axis] = 0;
+  Tensor dst = out.as_strided(idx.shape(), st, out.offset());
+  Tensor vals = src.to(out.dtype());
+  vals = vals.as_strided(idx.shape(), vals.strides(), vals.offset());
+  TensorIter it({&dst, &idx, &vals});
+  visit_dtype(out.dtype(), [&]<typename T>() {
+    it.for_each(
+        [&](char** p, const int64_t* sd, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) {
+            int64_t k = *reinterpret_cast<const int64_t*>(p[1] + i * sd[1]);
+            if (k < 0) k += size;
+            add_to(reinterpret_cast<T*>(p[0] + i * sd[0] + k * axis_bytes),
+                   *reinterpret_cast<const T*>(p[2] + i * sd[2]));
+          }
+        },
+        kSerial);
+  });
+  out.bump_version();
+}
+
 Tensor scatter_add(const Tensor& a, int64_t axis, const Tensor& index, const Tensor& src) {
   axis = normalize_axis(axis, a.ndim(), "scatter_add");
   RAVEL_CHECK(index.ndim() == a.ndim() && src.ndim() == a.ndim(), "scatter_add: input ", a.shape(),
@@ -384,38 +564,33 @@ Tensor scatter_add(const Tensor& a, int64_t axis, const Tensor& index, const Ten
         "scatter_add: index of shape ", index.shape(), " is larger than src of shape ", src.shape(),
         " or input of shape ", a.shape(), " at axis ", d);
   Tensor idx = as_index(index, "scatter_add");
-  int64_t size = a.shape()[axis];
-  check_bounds(idx, size, axis, "scatter_add");
-  Tensor out = a.clone();
-  Shape st = out.strides();
-  int64_t axis_bytes = st[axis] * static_cast<int64_t>(out.itemsize());
-  st[axis] = 0;
-  Tensor dst = out.as_strided(index.shape(), st, 0);
-  Tensor vals = src.to(a.dtype());
-  vals = vals.as_strided(index.shape(), vals.strides(), vals.offset());
-  TensorIter it({&dst, &idx, &vals});
-  visit_dtype(a.dtype(), [&]<typename T>() {
-    // Serial: several index entries may hit one output element.
-    it.for_each(
-        [&](char** p, const int64_t* sd, int64_t n) {
-          for (int64_t i = 0; i < n; ++i) {
-            int64_t k = *reinterpret_cast<const int64_t*>(p[1] + i * sd[1]);
-            if (k < 0) k += size;
-            T* o = reinterpret_cast<T*>(p[0] + i * sd[0] + k * axis_bytes);
-            T v = *reinterpret_cast<const T*>(p[2] + i * sd[2]);
-            if constexpr (std::is_same_v<T, bool>) {
-              *o = *o || v;
-            } else if constexpr (std::is_integral_v<T>) {  // wraps like NumPy, without UB
-              using UT = std::make_unsigned_t<T>;
-              *o = static_cast<T>(static_cast<UT>(static_cast<UT>(*o) + static_cast<UT>(v)));
-            } else {
-              *o = static_cast<T>(static_cast<compute_t<T>>(*o) + static_cast<compute_t<T>>(v));
-            }
-          }
-        },
-        kSerial);
-  });
-  out.bump_version();
+  check_bounds(idx, a.shape()[axis], axis, "scatter_add");
+  bool grad = autograd::needs_grad(a, src);
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = a.clone();
+    scatter_add_into(out, axis, idx, src);
+  }
+  if (grad) {
+    bool grad_a = autograd::requires_grad(a), grad_src = autograd::requires_grad(src);
+    // src may be larger than index: its gradient is zero outside index's extent
+    std::vector<std::pair<int64_t, int64_t>> src_pad;
+    bool padded = false;
+    for (int64_t d = 0; d < src.ndim(); ++d) {
+      src_pad.emplace_back(0, src.shape()[d] - index.shape()[d]);
+      padded |= src_pad.back().second > 0;
+    }
+    autograd::record("scatter_add", {a, src}, out, {idx},
+                     [=](const Tensor& g, const std::vector<Tensor>& saved) {
+                       Tensor g_src;
+                       if (grad_src) {
+                         g_src = gather(g, axis, saved[0]);
+                         if (padded) g_src = pad(g_src, src_pad);
+                       }
+                       return std::vector<Tensor>{grad_a ? g : Tensor(), g_src};
+                     });
+  }
   return out;
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/dispatch.h"
 #include "core/parallel.h"
+#include "ravel/autograd.h"
 #include "ravel/ops.h"
 
 namespace ravel {
@@ -223,6 +224,44 @@ Tensor sum_trailing(const Tensor& t, int64_t r, DType dt) {
   return out;
 }
 
+// sum_trailing, or ravel::sum (which records its backward) when t needs grad.
+Tensor sum_last(const Tensor& t, int64_t r, DType dt) {
+  if (!autograd::needs_grad(t)) return sum_trailing(t, r, dt);
+  Shape axes;
+  for (int64_t d = t.ndim() - r; d < t.ndim(); ++d) axes.push_back(d);
+  return sum(t, Axes(axes), false, dt);
+}
+
+// The transpose of the last two axes, as a view (BLAS reads it through its transpose flag).
+Tensor mT(const Tensor& t) { return t.transpose(-2, -1); }
+
+// Gradients of out = a @ b (numpy.matmul's shapes) given g of out's shape: grad a = g @ b^T and
+// grad b = a^T @ g on transposed views, written with matmul so they are differentiable again.
+// a (for grad b) and b (for grad a) are undefined where that gradient is not needed.
+std::vector<Tensor> matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b,
+                                    const Shape& a_shape, const Shape& b_shape) {
+  const bool a_vec = a_shape.size() == 1, b_vec = b_shape.size() == 1;
+  const Shape a2 = a_vec ? Shape{1, a_shape[0]} : a_shape;  // 1-D operands as matrices
+  const Shape b2 = b_vec ? Shape{b_shape[0], 1} : b_shape;
+  const int64_t m = a2[a2.size() - 2], k = a2.back(), n = b2.back();
+  const Shape batch = broadcast_shapes(leading(a2, 2), leading(b2, 2), "matmul");
+  const Tensor g2 = g.reshape(concat(batch, {m, n}));
+  Tensor ga, gb;
+  if (b.defined()) {  // [batch..., m, k]; the engine sums axes a was broadcast over
+    ga = matmul(g2, mT(b_vec ? b.unsqueeze(1) : b));
+    if (a_vec) ga = ga.squeeze(-2);
+  }
+  if (a.defined()) {
+    const Tensor am = a_vec ? a.unsqueeze(0) : a;
+    if (b2.size() == 2 && !batch.empty() && leading(a2, 2) == batch)
+      gb = matmul(mT(am.reshape({-1, k})), g2.reshape({-1, n}));  // one gemm over all rows
+    else
+      gb = matmul(mT(am), g2);  // [batch..., k, n]
+    if (b_vec) gb = gb.squeeze(-1);
+  }
+  return {ga, gb};
+}
+
 // Contracts axes_a of a with axes_b of b (equal lengths, sizes must match): a permute, reshape
 // to 2-D and one matmul. Free axes of a come first in the result, then those of b.
 Tensor contract(const Tensor& a, const Tensor& b, Shape axes_a, Shape axes_b, const char* op) {
@@ -268,6 +307,20 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   RAVEL_CHECK(a.ndim() >= 1 && b.ndim() >= 1, "matmul: input operand ", a.ndim() < 1 ? 0 : 1,
               " does not have enough dimensions (shapes ", a.shape(), " and ", b.shape(),
               "; 0-d tensors are not allowed)");
+  if (autograd::needs_grad(a, b)) {
+    Tensor out;
+    {
+      NoGradGuard ng;
+      out = matmul(a, b);
+    }
+    const bool need_a = autograd::requires_grad(a), need_b = autograd::requires_grad(b);
+    autograd::record(
+        "matmul", {a, b}, out, {need_b ? a : Tensor(), need_a ? b : Tensor()},
+        [as = a.shape(), bs = b.shape()](const Tensor& g, const std::vector<Tensor>& s) {
+          return matmul_backward(g, s[0], s[1], as, bs);
+        });
+    return out;
+  }
   const DType dt = promote_types(a.dtype(), b.dtype());
   Tensor a2 = a.ndim() == 1 ? a.unsqueeze(0) : a;  // [k] -> [1, k]
   Tensor b2 = b.ndim() == 1 ? b.unsqueeze(1) : b;  // [k] -> [k, 1]
@@ -325,7 +378,7 @@ Tensor trace(const Tensor& a, int64_t offset) {
   RAVEL_CHECK(a.ndim() >= 2, "trace: expected a tensor of at least 2 dimensions, got shape ",
               a.shape());
   DType dt = is_floating(a.dtype()) ? a.dtype() : DType::Int64;  // NumPy's sum rule
-  return sum_trailing(a.diagonal(offset, 0, 1), 1, dt);
+  return sum_last(a.diagonal(offset, 0, 1), 1, dt);
 }
 
 // ---------------------------------------------------------------- einsum
@@ -389,7 +442,7 @@ void sum_out(EinsumOperand& op, Pred drop) {
       ++r;
     }
   if (r == 0) return;
-  op.t = sum_trailing(op.t.permute(perm), r, op.t.dtype());
+  op.t = sum_last(op.t.permute(perm), r, op.t.dtype());
   op.labels = kept;
 }
 
@@ -683,9 +736,56 @@ void lu_logdet(const Tensor& a, T* sign, T* logabs) {
   }
 }
 
+// ---------------------------------------------------------------- backward helpers
+// Each decomposition computes its value without recording (NoGradGuard: the working copies are
+// internal) and records one node whose backward is written with ravel ops (PyTorch's formulas,
+// real case), so most are differentiable again.
+
+// Runs the op's forward under NoGradGuard.
+template <typename F>
+auto untracked(F&& f) {
+  NoGradGuard ng;
+  return f();
+}
+
+Tensor mat_eye(int64_t n, DType dt) { return eye(n, std::nullopt, 0, dt); }
+Tensor as_matrix_batch(const Tensor& t) {
+  return t.unsqueeze(-1).unsqueeze(-1);
+}  // [...] -> [..., 1, 1]
+Tensor skew(const Tensor& x) { return x - mT(x); }
+
+// d det(A) / dA: det * A^-T, or for singular matrices the cofactor matrix from the SVD
+// A = U diag(s) Vh: det(U) det(Vh) U diag(prod_{j != i} s_j) Vh.
+Tensor det_grad(const Tensor& a, const Tensor& d) {
+  if (all(d).item<bool>()) return as_matrix_batch(d) * mT(inv(a));
+  SVDResult r = svd(a);
+  const int64_t n = a.size(-1);
+  Tensor s_rows = r.S.unsqueeze(-2).expand(concat(r.S.shape(), {n}));
+  Tensor others = prod(where(mat_eye(n, DType::Bool), ones_like(s_rows), s_rows), -1);
+  return as_matrix_batch(det(r.U) * det(r.Vh)) * matmul(r.U * others.unsqueeze(-2), r.Vh);
+}
+
+// QR backward with R square (m >= n): gA = (gQ + Q copyltu(M)) R^-T, M = gR R^T - Q^T gQ,
+// copyltu(M) = triu(M) + triu(M, 1)^T.
+Tensor qr_backward_tall(const Tensor& gq, const Tensor& gr, const Tensor& q, const Tensor& r) {
+  const int64_t n = r.size(-1);
+  Tensor mm = matmul(gr, mT(r)) - matmul(mT(q), gq);
+  Tensor up = triu(ones({n, n}, mm.dtype()));
+  Tensor sym = mm * up + mT(mm * (up - mat_eye(n, mm.dtype())));
+  return matmul(matmul(q, sym) + gq, mT(inv(r)));
+}
+
 }  // namespace
 
 Tensor inv(const Tensor& a) {
+  if (autograd::needs_grad(a)) {  // d(A^-1) = -A^-1 dA A^-1
+    Tensor out = untracked([&] { return inv(a); });
+    autograd::record("inv", {a}, out, {out}, [](const Tensor& g, const std::vector<Tensor>& s) {
+      Tensor t = mT(s[0]);
+      return std::vector<Tensor>{-matmul(matmul(t, g), t)};
+    });
+    return out;
+  }
   check_matrix(a, "inv", true);
   DType dt = lapack_dtype(a, "inv");
   Tensor w = work_copy(a, dt);
@@ -704,6 +804,17 @@ Tensor inv(const Tensor& a) {
 
 // b is a vector [..., n] when 1-D, else a batch of matrices [..., n, k] (NumPy 2's rule).
 Tensor solve(const Tensor& a, const Tensor& b) {
+  if (autograd::needs_grad(a, b)) {  // grad b = A^-T g, grad A = -(grad b) x^T
+    Tensor x = untracked([&] { return solve(a, b); });
+    const bool vec = b.ndim() == 1, need_a = autograd::requires_grad(a);
+    autograd::record(
+        "solve", {a, b}, x, {a, x}, [vec, need_a](const Tensor& g, const std::vector<Tensor>& s) {
+          Tensor gb = solve(mT(s[0]), vec ? g.unsqueeze(-1) : g);
+          Tensor ga = need_a ? -matmul(gb, mT(vec ? s[1].unsqueeze(-1) : s[1])) : Tensor();
+          return std::vector<Tensor>{ga, vec ? gb.squeeze(-1) : gb};
+        });
+    return x;
+  }
   check_matrix(a, "solve", true);
   RAVEL_CHECK(b.ndim() >= 1, "solve: b must be at least 1-dimensional, got shape ", b.shape());
   DType dt = promote_types(lapack_dtype(a, "solve"), lapack_dtype(b, "solve"));
@@ -729,6 +840,13 @@ Tensor solve(const Tensor& a, const Tensor& b) {
 }
 
 Tensor det(const Tensor& a) {
+  if (autograd::needs_grad(a)) {
+    Tensor d = untracked([&] { return det(a); });
+    autograd::record("det", {a}, d, {a, d}, [](const Tensor& g, const std::vector<Tensor>& s) {
+      return std::vector<Tensor>{as_matrix_batch(g) * det_grad(s[0], s[1])};
+    });
+    return d;
+  }
   check_matrix(a, "det", true);
   DType dt = lapack_dtype(a, "det");
   Shape batch = leading(a.shape(), 2);
@@ -752,6 +870,14 @@ Tensor det(const Tensor& a) {
 }
 
 std::pair<Tensor, Tensor> slogdet(const Tensor& a) {
+  if (autograd::needs_grad(a)) {  // only log|det| has a gradient: A^-T
+    auto r = untracked([&] { return slogdet(a); });
+    autograd::record_multi("slogdet", {a}, {r.first, r.second}, {a},
+                           [](const std::vector<Tensor>& g, const std::vector<Tensor>& s) {
+                             return std::vector<Tensor>{as_matrix_batch(g[1]) * mT(inv(s[0]))};
+                           });
+    return r;
+  }
   check_matrix(a, "slogdet", true);
   DType dt = lapack_dtype(a, "slogdet");
   Shape batch = leading(a.shape(), 2);
@@ -761,6 +887,20 @@ std::pair<Tensor, Tensor> slogdet(const Tensor& a) {
 }
 
 Tensor cholesky(const Tensor& a) {
+  if (autograd::needs_grad(a)) {
+    // gA = sym(L^-T phi(L^T gL) L^-1), phi = lower triangle with the diagonal halved; symmetric
+    // (as PyTorch), since only symmetric changes of A keep it a valid input.
+    Tensor l = untracked([&] { return cholesky(a); });
+    autograd::record("cholesky", {a}, l, {l}, [](const Tensor& g, const std::vector<Tensor>& s) {
+      const Tensor& L = s[0];
+      const int64_t n = L.size(-1);
+      Tensor phi_mask = tril(ones({n, n}, g.dtype())) - mat_eye(n, g.dtype()) * 0.5;
+      Tensor l_inv = inv(L);
+      Tensor ga = matmul(matmul(mT(l_inv), matmul(mT(L), g) * phi_mask), l_inv);
+      return std::vector<Tensor>{(ga + mT(ga)) * 0.5};
+    });
+    return l;
+  }
   check_matrix(a, "cholesky", true);
   DType dt = lapack_dtype(a, "cholesky");
   Tensor w = work_copy(a, dt);
@@ -777,6 +917,21 @@ Tensor cholesky(const Tensor& a) {
 }
 
 std::pair<Tensor, Tensor> qr(const Tensor& a) {
+  if (autograd::needs_grad(a)) {
+    auto qr_ = untracked([&] { return qr(a); });
+    const int64_t m = a.size(-2), n = a.size(-1);
+    autograd::record_multi("qr", {a}, {qr_.first, qr_.second}, {qr_.first, qr_.second},
+                           [m, n](const std::vector<Tensor>& g, const std::vector<Tensor>& s) {
+                             const Tensor &q = s[0], &r = s[1], &gq = g[0], &gr = g[1];
+                             if (m >= n) return std::vector<Tensor>{qr_backward_tall(gq, gr, q, r)};
+                             // Wide: A = [X | Y], R = [U | V] with X = Q U square, Y = Q V.
+                             Tensor v = r.slice(-1, m, n), gv = gr.slice(-1, m, n);
+                             Tensor gx = qr_backward_tall(gq + matmul(matmul(q, v), mT(gv)),
+                                                          gr.slice(-1, 0, m), q, r.slice(-1, 0, m));
+                             return std::vector<Tensor>{concatenate({gx, matmul(q, gv)}, -1)};
+                           });
+    return qr_;
+  }
   check_matrix(a, "qr", false);
   DType dt = lapack_dtype(a, "qr");
   const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n), nb = nbatch(a);
@@ -841,10 +996,67 @@ SVDResult svd_impl(const Tensor& a, char job, const char* op) {
 }  // namespace
 
 SVDResult svd(const Tensor& a, bool full_matrices) {
-  return svd_impl(a, full_matrices ? 'A' : 'S', "svd");
+  if (!autograd::needs_grad(a)) return svd_impl(a, full_matrices ? 'A' : 'S', "svd");
+  SVDResult res = untracked([&] { return svd_impl(a, full_matrices ? 'A' : 'S', "svd"); });
+  const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
+  // PyTorch's svd_backward (real case); with full_matrices only the first k singular vectors
+  // carry a gradient (the rest are not unique).
+  autograd::record_multi(
+      "svd", {a}, {res.U, res.S, res.Vh}, {res.U, res.S, res.Vh},
+      [m, n, k, full_matrices](const std::vector<Tensor>& g, const std::vector<Tensor>& s) {
+        Tensor u = s[0], sv = s[1], vh = s[2], gu = g[0], gs = g[1], gvh = g[2];
+        if (full_matrices) {
+          u = u.slice(-1, 0, k);
+          vh = vh.slice(-2, 0, k);
+          gu = gu.slice(-1, 0, k);
+          gvh = gvh.slice(-2, 0, k);
+        }
+        // Skipping zero gradients of U and Vh avoids 0/0 for repeated singular values.
+        const bool use_u = any(gu).item<bool>(), use_v = any(gvh).item<bool>();
+        if (!use_u && !use_v)
+          return std::vector<Tensor>{m >= n ? matmul(u, gs.unsqueeze(-1) * vh)
+                                            : matmul(u * gs.unsqueeze(-2), vh)};
+        Tensor s2 = sv * sv;
+        Tensor e = s2.unsqueeze(-2) - s2.unsqueeze(-1) + mat_eye(k, sv.dtype());  // s_j^2 - s_i^2
+        Tensor uhgu = use_u ? skew(matmul(mT(u), gu)) : Tensor();
+        Tensor vhgv = use_v ? skew(matmul(vh, mT(gvh))) : Tensor();
+        Tensor inner = use_u && use_v
+                           ? (uhgu * sv.unsqueeze(-2) + sv.unsqueeze(-1) * vhgv) / e
+                           : (use_u ? uhgu * (sv.unsqueeze(-2) / e) : sv.unsqueeze(-1) * vhgv / e);
+        inner = inner + gs.unsqueeze(-2) * mat_eye(k, gs.dtype());
+        Tensor ga;
+        if (m > n && use_u) {  // [U inner + (I - U U^T) gU S^-1] Vh
+          Tensor gu_s = gu / sv.unsqueeze(-2);
+          ga = matmul(matmul(u, inner) + gu_s - matmul(u, matmul(mT(u), gu_s)), vh);
+        } else if (m < n && use_v) {  // U [inner Vh + S^-1 gVh (I - V Vh)]
+          Tensor s_gvh = gvh / sv.unsqueeze(-1);
+          ga = matmul(u, matmul(inner, vh) + s_gvh - matmul(matmul(s_gvh, mT(vh)), vh));
+        } else {
+          ga = m >= n ? matmul(u, matmul(inner, vh)) : matmul(matmul(u, inner), vh);
+        }
+        return std::vector<Tensor>{ga};
+      });
+  return res;
 }
 
 std::pair<Tensor, Tensor> eigh(const Tensor& a) {
+  if (autograd::needs_grad(a)) {
+    // gA = V (diag(gw) + skew(V^T gV) / 2 / E) V^T with E_ij = w_j - w_i (1 on the diagonal).
+    auto wv = untracked([&] { return eigh(a); });
+    autograd::record_multi(
+        "eigh", {a}, {wv.first, wv.second}, {wv.first, wv.second},
+        [](const std::vector<Tensor>& g, const std::vector<Tensor>& s) {
+          const Tensor &w = s[0], &v = s[1], &gw = g[0], &gv = g[1];
+          Tensor id = mat_eye(w.size(-1), w.dtype());
+          Tensor inner = gw.unsqueeze(-2) * id;
+          if (any(gv).item<bool>()) {  // skipped when zero: no 0/0 for repeated eigenvalues
+            Tensor e = w.unsqueeze(-2) - w.unsqueeze(-1) + id;
+            inner = inner + skew(matmul(mT(v), gv)) * 0.5 / e;
+          }
+          return std::vector<Tensor>{matmul(matmul(v, inner), mT(v))};
+        });
+    return wv;
+  }
   check_matrix(a, "eigh", true);
   DType dt = lapack_dtype(a, "eigh");
   const int64_t n = a.size(-1), nb = nbatch(a);

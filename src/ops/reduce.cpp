@@ -19,6 +19,7 @@
 #include "core/dispatch.h"
 #include "core/iter.h"
 #include "core/parallel.h"
+#include "ravel/autograd.h"
 #include "ravel/ops.h"
 
 namespace ravel {
@@ -683,7 +684,7 @@ Tensor cumulative(const Tensor& a, std::optional<int64_t> axis_opt, std::optiona
 // ---------------------------------------------------------------- norms
 
 // Vector norm of order `ord` over the axes in mask (all of them one vector).
-Tensor vector_norm(const Tensor& a, double ord, uint64_t mask, bool keepdims) {
+Tensor vector_norm_value(const Tensor& a, double ord, uint64_t mask, bool keepdims) {
   Tensor x = is_floating(a.dtype()) ? a : a.to(DType::Float64);
   Tensor r;
   if (std::isinf(ord)) {
@@ -706,34 +707,257 @@ Tensor vector_norm(const Tensor& a, double ord, uint64_t mask, bool keepdims) {
   return r.to(float_dtype(a.dtype()));
 }
 
+// ---------------------------------------------------------------- backward helpers
+// Backward functions are written with ravel ops, so they are differentiable again (create_graph).
+
+Axes axes_of(uint64_t mask, size_t nd) {
+  Shape dims;
+  for (size_t d = 0; d < nd; ++d)
+    if ((mask >> d) & 1) dims.push_back(static_cast<int64_t>(d));
+  return Axes(dims);
+}
+
+// A reduction's output (or its gradient) with the reduced axes back as size-1 axes, so it
+// broadcasts against the input.
+Tensor keep_dims(const Tensor& t, const Shape& in_shape, uint64_t mask, bool keepdims) {
+  return keepdims ? t : t.reshape(reduced_shape(in_shape, mask, true));
+}
+
+// Reverse cumulative sum along axis: r[i] = sum_{j >= i} t[j].
+Tensor reverse_cumsum(const Tensor& t, int64_t axis) {
+  return flip(cumsum(flip(t, axis), axis), axis);
+}
+
+// Exclusive cumulative product along the last axis: r[i] = prod_{j < i} t[j].
+Tensor exclusive_cumprod(const Tensor& t) {
+  Shape one = t.shape();
+  one.back() = 1;
+  return cumprod(concatenate({ones(one, t.dtype()), t.slice(-1, 0, t.size(-1) - 1)}, -1), -1);
+}
+
+// prod over the masked axes of every element but the one itself, in x's shape: exact with zeros
+// (the products of the elements before and after each one along the flattened reduced axes).
+Tensor prod_of_others(const Tensor& x, uint64_t mask) {
+  const int64_t nd = x.ndim();
+  Shape perm, kept, inv(static_cast<size_t>(nd));
+  for (int64_t d = 0; d < nd; ++d)
+    if (!((mask >> d) & 1)) perm.push_back(d), kept.push_back(x.size(d));
+  for (int64_t d = 0; d < nd; ++d)
+    if ((mask >> d) & 1) perm.push_back(d);
+  for (int64_t d = 0; d < nd; ++d) inv[static_cast<size_t>(perm[d])] = d;
+  Tensor p = x.permute(perm);
+  Shape flat = kept;
+  flat.push_back(-1);
+  Tensor y = p.reshape(flat);  // [kept..., n_reduced]
+  Tensor r = exclusive_cumprod(y) * flip(exclusive_cumprod(flip(y, -1)), -1);
+  return r.reshape(p.shape()).permute(inv);
+}
+
+// Spreads g evenly over the elements of x equal to the reduced value out (as torch.amax: ties
+// share the gradient).
+Tensor spread_to_ties(const Tensor& g, const Tensor& x, const Tensor& out, const Axes& axes) {
+  Tensor hit = (x == out).to(g.dtype());
+  return hit * (g / sum(hit, axes, true));
+}
+
+// d var / d x times g (g in keepdims shape): 2 (x - mean) g / max(n - ddof, 0).
+Tensor var_backward(const Tensor& g, const Tensor& x, const Axes& axes, double div) {
+  return (x - mean(x, axes, true)) * (g * (2.0 / div));
+}
+
+Tensor norm_backward(const Tensor& g, const Tensor& x, const Tensor& out, double ord,
+                     const Axes& axes) {
+  if (ord == 0) return Tensor();  // piecewise constant
+  if (std::isinf(ord)) return sign(x) * spread_to_ties(g, abs(x), out, axes);
+  if (ord == 1) return sign(x) * g;
+  // x |x|^(p-2) g / norm^(p-1), with 0 where the norm is 0 (as PyTorch).
+  Tensor scale = where(out == 0, zeros_like(g), ord == 2 ? g / out : g / pow(out, ord - 1));
+  if (ord == 2) return x * scale;
+  Tensor xs = sign(x) * pow(abs(x), ord - 1);
+  if (ord < 1) xs = where(x == 0, zeros_like(xs), xs);  // |x|^(p-1) is inf at 0
+  return xs * scale;
+}
+
+// Gradient of cumprod along axis. Without zeros: reverse_cumsum(g * out) / x. With zeros, per
+// line: positions before the first zero use that formula, the first zero z gets
+// sum_{j >= z} g[j] prod_{k <= j, k != z} x[k], positions after it get 0 (not twice
+// differentiable at zeros).
+Tensor cumprod_backward(const Tensor& g, const Tensor& x, const Tensor& out, int64_t axis) {
+  if (all(x).item<bool>()) return reverse_cumsum(g * out, axis) / x;
+  Tensor zeros_upto = cumsum(x == 0, axis);  // zeros at or before each position
+  Tensor before = zeros_upto == 0;
+  Tensor first = (x == 0) & (zeros_upto == 1);
+  Tensor zero = zeros_like(g);
+  Tensor x_safe = where(before, x, ones_like(x));
+  Tensor g_before = where(before, reverse_cumsum(g * out, axis) / x_safe, zero);
+  Tensor without_z = cumprod(where(first, ones_like(x), x), axis);
+  Tensor g_first = sum(where(before, zero, g * without_z), axis, true);
+  return g_before + where(first, g_first.expand(x.shape()), zero);
+}
+
+// Records `name` for a reduction of a over the masked axes: backward(gk, saved) gets the
+// gradient in keepdims shape and saved = {a, out in keepdims shape} when save is set.
+template <typename Backward>
+void record_reduction(const char* name, const Tensor& a, const Tensor& out, uint64_t mask,
+                      bool keepdims, bool save, Backward backward) {
+  const std::vector<Tensor> saved = save ? std::vector<Tensor>{a, out} : std::vector<Tensor>{};
+  autograd::record(
+      name, {a}, out, saved,
+      [shape = a.shape(), mask, keepdims, backward](const Tensor& g, const std::vector<Tensor>& s) {
+        const Tensor gk = keep_dims(g, shape, mask, keepdims);
+        if (s.empty()) return std::vector<Tensor>{backward(gk, Tensor(), Tensor())};
+        return std::vector<Tensor>{backward(gk, s[0], keep_dims(s[1], shape, mask, keepdims))};
+      });
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- public API
+// Each op computes its value with the kernels above without recording (NoGradGuard: some reach
+// public ops such as to()), then records one node when its input requires grad.
 
 Tensor sum(const Tensor& a, const Axes& axes, bool keepdims, std::optional<DType> dtype) {
-  return sum_or_prod(a, axes, keepdims, dtype, false);
+  Tensor r;
+  {
+    NoGradGuard ng;
+    r = sum_or_prod(a, axes, keepdims, dtype, false);
+  }
+  if (autograd::needs_grad(a)) {
+    record_reduction("sum", a, r, axes_mask(axes, a.shape(), "sum"), keepdims, false,
+                     [shape = a.shape()](const Tensor& gk, const Tensor&, const Tensor&) {
+                       return gk.expand(shape);
+                     });
+  }
+  return r;
 }
 
 Tensor prod(const Tensor& a, const Axes& axes, bool keepdims, std::optional<DType> dtype) {
-  return sum_or_prod(a, axes, keepdims, dtype, true);
+  Tensor r;
+  {
+    NoGradGuard ng;
+    r = sum_or_prod(a, axes, keepdims, dtype, true);
+  }
+  if (autograd::needs_grad(a)) {
+    const uint64_t mask = axes_mask(axes, a.shape(), "prod");
+    record_reduction("prod", a, r, mask, keepdims, true,
+                     [mask](const Tensor& gk, const Tensor& x, const Tensor& out) {
+                       if (all(x).item<bool>()) return gk * out / x;
+                       return gk * prod_of_others(x, mask);
+                     });
+  }
+  return r;
 }
 
 Tensor mean(const Tensor& a, const Axes& axes, bool keepdims, std::optional<DType> dtype) {
   uint64_t mask = axes_mask(axes, a.shape(), "mean");
-  if (dtype && *dtype != float_dtype(a.dtype()))
-    return mean(a.to(*dtype), axes, keepdims, std::nullopt).to(*dtype);
-  Tensor r = reduce_acc<MeanOp>(a, mask, keepdims);
   const double n = static_cast<double>(reduced_count(a.shape(), mask));
-  apply_inplace(r, [&](auto v) { return v / static_cast<decltype(v)>(n); });
-  return r.to(float_dtype(a.dtype()));
+  Tensor r;
+  {
+    NoGradGuard ng;
+    if (dtype && *dtype != float_dtype(a.dtype())) {
+      r = mean(a.to(*dtype), axes, keepdims, std::nullopt).to(*dtype);
+    } else {
+      r = reduce_acc<MeanOp>(a, mask, keepdims);
+      apply_inplace(r, [&](auto v) { return v / static_cast<decltype(v)>(n); });
+      r = r.to(float_dtype(a.dtype()));
+    }
+  }
+  if (autograd::needs_grad(a)) {
+    record_reduction("mean", a, r, mask, keepdims, false,
+                     [shape = a.shape(), n](const Tensor& gk, const Tensor&, const Tensor&) {
+                       return (gk / n).expand(shape);
+                     });
+  }
+  return r;
 }
 
+namespace {
+Tensor max_or_min_op(const Tensor& a, const Axes& axes, bool keepdims, bool is_max) {
+  Tensor r;
+  {
+    NoGradGuard ng;
+    r = max_or_min(a, axes, keepdims, is_max);
+  }
+  if (autograd::needs_grad(a)) {
+    const uint64_t mask = axes_mask(axes, a.shape(), "amax");
+    record_reduction(is_max ? "amax" : "amin", a, r, mask, keepdims, true,
+                     [axes = axes_of(mask, a.shape().size())](const Tensor& gk, const Tensor& x,
+                                                              const Tensor& out) {
+                       return spread_to_ties(gk, x, out, axes);
+                     });
+  }
+  return r;
+}
+
+Tensor var_or_std(const Tensor& a, const Axes& axes, int64_t ddof, bool keepdims, bool is_std) {
+  const char* op = is_std ? "std" : "var";
+  Tensor r;
+  {
+    NoGradGuard ng;
+    r = var_impl(a, axes, ddof, keepdims, op);
+    if (is_std) apply_inplace(r, [](auto x) { return std::sqrt(x); });
+    r = r.to(float_dtype(a.dtype()));
+  }
+  if (autograd::needs_grad(a)) {
+    const uint64_t mask = axes_mask(axes, a.shape(), op);
+    const double div =
+        static_cast<double>(std::max<int64_t>(reduced_count(a.shape(), mask) - ddof, 0));
+    record_reduction(op, a, r, mask, keepdims, true,
+                     [axes = axes_of(mask, a.shape().size()), div, is_std](
+                         const Tensor& gk, const Tensor& x, const Tensor& out) {
+                       // d std = d var / (2 std); 0 where std is 0 (as PyTorch)
+                       Tensor gv = is_std ? where(out == 0, zeros_like(gk), gk / (out * 2.0)) : gk;
+                       return var_backward(gv, x, axes, div);
+                     });
+  }
+  return r;
+}
+
+Tensor vector_norm(const Tensor& a, double ord, uint64_t mask, bool keepdims) {
+  Tensor r;
+  {
+    NoGradGuard ng;
+    r = vector_norm_value(a, ord, mask, keepdims);
+  }
+  if (autograd::needs_grad(a)) {
+    record_reduction("norm", a, r, mask, keepdims, true,
+                     [axes = axes_of(mask, a.shape().size()), ord](
+                         const Tensor& gk, const Tensor& x, const Tensor& out) {
+                       return norm_backward(gk, x, out, ord, axes);
+                     });
+  }
+  return r;
+}
+
+Tensor cumulative_op(const Tensor& a, std::optional<int64_t> axis, std::optional<DType> dtype,
+                     bool is_prod) {
+  Tensor r;
+  {
+    NoGradGuard ng;
+    r = cumulative(a, axis, dtype, is_prod);
+  }
+  if (autograd::needs_grad(a)) {
+    const int64_t ax = axis ? normalize_axis(*axis, a.ndim(), "cumsum") : 0;
+    autograd::record(is_prod ? "cumprod" : "cumsum", {a}, r,
+                     is_prod ? std::vector<Tensor>{a, r} : std::vector<Tensor>{},
+                     [shape = a.shape(), flat = !axis, ax, is_prod](const Tensor& g,
+                                                                    const std::vector<Tensor>& s) {
+                       Tensor ga =
+                           is_prod ? cumprod_backward(g, flat ? s[0].reshape({-1}) : s[0], s[1], ax)
+                                   : reverse_cumsum(g, ax);
+                       return std::vector<Tensor>{flat ? ga.reshape(shape) : ga};
+                     });
+  }
+  return r;
+}
+}  // namespace
+
 Tensor amax(const Tensor& a, const Axes& axes, bool keepdims) {
-  return max_or_min(a, axes, keepdims, true);
+  return max_or_min_op(a, axes, keepdims, true);
 }
 
 Tensor amin(const Tensor& a, const Axes& axes, bool keepdims) {
-  return max_or_min(a, axes, keepdims, false);
+  return max_or_min_op(a, axes, keepdims, false);
 }
 
 Tensor argmax(const Tensor& a, std::optional<int64_t> axis, bool keepdims) {
@@ -745,13 +969,11 @@ Tensor argmin(const Tensor& a, std::optional<int64_t> axis, bool keepdims) {
 }
 
 Tensor var(const Tensor& a, const Axes& axes, int64_t ddof, bool keepdims) {
-  return var_impl(a, axes, ddof, keepdims, "var").to(float_dtype(a.dtype()));
+  return var_or_std(a, axes, ddof, keepdims, false);
 }
 
 Tensor std(const Tensor& a, const Axes& axes, int64_t ddof, bool keepdims) {
-  Tensor v = var_impl(a, axes, ddof, keepdims, "std");
-  apply_inplace(v, [](auto x) { return std::sqrt(x); });
-  return v.to(float_dtype(a.dtype()));
+  return var_or_std(a, axes, ddof, keepdims, true);
 }
 
 Tensor norm(const Tensor& a, const std::string& ord, const Axes& axes, bool keepdims) {
@@ -772,6 +994,7 @@ Tensor norm(const Tensor& a, double ord, const Axes& axes_in, bool keepdims) {
   RAVEL_CHECK(axes.dims.size() == 2, "norm: a numeric ord needs 1 or 2 axes, got ", axes.dims,
               " for shape ", a.shape());
   // Matrix norms: 1 / -1 = max / min column sum of |a|, inf / -inf = max / min row sum.
+  // Built from differentiable reductions, so they need no backward of their own.
   RAVEL_CHECK(std::abs(ord) == 1 || std::isinf(ord), "norm: matrix ord ", ord,
               " is not supported (supported: 1, -1, inf, -inf, \"fro\")");
   const int64_t nd = a.ndim();
@@ -804,8 +1027,8 @@ Tensor any(const Tensor& a, const Axes& axes, bool keepdims) {
   return reduce_acc<CountNonzeroOp>(a, axes_mask(axes, a.shape(), "any"), keepdims).to(DType::Bool);
 }
 
-Tensor logsumexp(const Tensor& a, const Axes& axes, bool keepdims) {
-  uint64_t mask = axes_mask(axes, a.shape(), "logsumexp");
+namespace {
+Tensor logsumexp_value(const Tensor& a, uint64_t mask, bool keepdims) {
   DType ct = a.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
   Tensor x = a.to(ct);
   // Shift by the max (0 where it is not finite) so exp cannot overflow.
@@ -829,13 +1052,29 @@ Tensor logsumexp(const Tensor& a, const Axes& axes, bool keepdims) {
   if (!keepdims) s = s.reshape(reduced_shape(a.shape(), mask, false));
   return s.to(float_dtype(a.dtype()));
 }
+}  // namespace
+
+Tensor logsumexp(const Tensor& a, const Axes& axes, bool keepdims) {
+  uint64_t mask = axes_mask(axes, a.shape(), "logsumexp");
+  Tensor r;
+  {
+    NoGradGuard ng;
+    r = logsumexp_value(a, mask, keepdims);
+  }
+  if (autograd::needs_grad(a)) {
+    record_reduction(
+        "logsumexp", a, r, mask, keepdims, true,
+        [](const Tensor& gk, const Tensor& x, const Tensor& out) { return gk * exp(x - out); });
+  }
+  return r;
+}
 
 Tensor cumsum(const Tensor& a, std::optional<int64_t> axis, std::optional<DType> dtype) {
-  return cumulative(a, axis, dtype, false);
+  return cumulative_op(a, axis, dtype, false);
 }
 
 Tensor cumprod(const Tensor& a, std::optional<int64_t> axis, std::optional<DType> dtype) {
-  return cumulative(a, axis, dtype, true);
+  return cumulative_op(a, axis, dtype, true);
 }
 
 }  // namespace ravel

@@ -1,10 +1,15 @@
 // Shape ops: views where NumPy gives views (reshape, transpose, flip, ...), and copies built from
 // copy_() into slices of the output (concatenate, roll, pad, tile, ...), so every copy runs through
 // TensorIter's vectorised, threaded loop.
+//
+// Autograd: an op built from differentiable views (stack, split, meshgrid, moveaxis, ...) records
+// nothing itself. An op that copies computes its forward with grad mode off and records one node
+// whose backward is written with differentiable ops, so double backward works.
 #include <algorithm>
 #include <cstring>
 
 #include "core/parallel.h"
+#include "ravel/autograd.h"
 #include "ravel/ops.h"
 
 namespace ravel {
@@ -58,12 +63,30 @@ Tensor concatenate(const std::vector<Tensor>& ts, int64_t axis) {
     shape[axis] += t.shape()[axis];
     dtype = promote_types(dtype, t.dtype());
   }
+  bool grad = autograd::needs_grad_any(ts);
   Tensor out = empty(shape, dtype);
-  int64_t pos = 0;
-  for (const Tensor& t : ts) {
-    int64_t n = t.shape()[axis];
-    if (n > 0) out.slice(axis, pos, pos + n).copy_(t);
-    pos += n;
+  {
+    NoGradGuard ng;
+    int64_t pos = 0;
+    for (const Tensor& t : ts) {
+      int64_t n = t.shape()[axis];
+      if (n > 0) out.slice(axis, pos, pos + n).copy_(t);
+      pos += n;
+    }
+  }
+  if (grad) {
+    std::vector<int64_t> sizes;
+    for (const Tensor& t : ts) sizes.push_back(t.shape()[axis]);
+    autograd::record("concatenate", ts, out, {},
+                     [axis, sizes](const Tensor& g, const std::vector<Tensor>&) {
+                       std::vector<Tensor> grads;
+                       int64_t pos = 0;
+                       for (int64_t n : sizes) {
+                         grads.push_back(g.slice(axis, pos, pos + n));
+                         pos += n;
+                       }
+                       return grads;
+                     });
   }
   return out;
 }
@@ -134,12 +157,25 @@ Tensor flip(const Tensor& a, const Axes& axes) {
     flipped[ax] = true;
   }
   if (a.numel() == 0) return a;
+  Shape axes_list;
   for (int64_t d = 0; d < a.ndim(); ++d) {
     if (!flipped[d]) continue;
     offset += (a.shape()[d] - 1) * strides[d];
     strides[d] = -strides[d];
+    axes_list.push_back(d);
   }
-  return a.as_strided(a.shape(), strides, offset);
+  bool grad = autograd::needs_grad(a);
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = a.as_strided(a.shape(), strides, offset);
+  }
+  if (grad)
+    autograd::record("flip", {a}, out, {},
+                     [axes_list](const Tensor& g, const std::vector<Tensor>&) {
+                       return std::vector<Tensor>{flip(g, Axes(axes_list))};
+                     });
+  return out;
 }
 
 Tensor roll(const Tensor& a, int64_t shift, std::optional<int64_t> axis) {
@@ -153,17 +189,54 @@ Tensor roll(const Tensor& a, const Shape& shifts, const Shape& axes) {
   Shape total(static_cast<size_t>(a.ndim()), 0);  // repeated axes add up, as NumPy
   for (size_t i = 0; i < axes.size(); ++i)
     total[normalize_axis(axes[i], a.ndim(), "roll")] += shifts[i];
+  bool grad = autograd::needs_grad(a);
   Tensor cur = a;
-  for (int64_t d = 0; d < a.ndim(); ++d) {
-    int64_t n = a.shape()[d];
-    if (n == 0 || total[d] % n == 0) continue;
-    int64_t s = ((total[d] % n) + n) % n;
-    Tensor out = empty(a.shape(), a.dtype());
-    out.slice(d, s, std::nullopt).copy_(cur.slice(d, 0, n - s));
-    out.slice(d, 0, s).copy_(cur.slice(d, n - s, std::nullopt));
-    cur = out;
+  {
+    NoGradGuard ng;
+    for (int64_t d = 0; d < a.ndim(); ++d) {
+      int64_t n = a.shape()[d];
+      if (n == 0 || total[d] % n == 0) continue;
+      int64_t s = ((total[d] % n) + n) % n;
+      Tensor out = empty(a.shape(), a.dtype());
+      out.slice(d, s, std::nullopt).copy_(cur.slice(d, 0, n - s));
+      out.slice(d, 0, s).copy_(cur.slice(d, n - s, std::nullopt));
+      cur = out;
+    }
+    if (cur.is_same(a)) cur = a.clone();
   }
-  return cur.is_same(a) ? a.clone() : cur;
+  if (grad) {
+    Shape back(total.size()), all_axes(total.size());
+    for (size_t d = 0; d < total.size(); ++d) {
+      back[d] = -total[d];
+      all_axes[d] = static_cast<int64_t>(d);
+    }
+    autograd::record("roll", {a}, cur, {},
+                     [back, all_axes](const Tensor& g, const std::vector<Tensor>&) {
+                       return std::vector<Tensor>{roll(g, back, all_axes)};
+                     });
+  }
+  return cur;
+}
+
+// pad's backward. Constant: the inside of g. Reflect and edge: along each axis (they are
+// separable), every padded position adds its gradient to the element it copied (scatter_add, so
+// this is differentiable too).
+static Tensor pad_backward(const Tensor& g, const std::vector<std::pair<int64_t, int64_t>>& widths,
+                           const Shape& in_shape, const std::vector<std::vector<int64_t>>& source) {
+  Tensor r = g;
+  for (size_t d = 0; d < in_shape.size(); ++d) {
+    int64_t ax = static_cast<int64_t>(d);
+    if (source[d].empty()) {
+      r = r.slice(ax, widths[d].first, widths[d].first + in_shape[d]);
+      continue;
+    }
+    Shape idx_shape(in_shape.size(), 1), acc_shape = r.shape();
+    idx_shape[d] = static_cast<int64_t>(source[d].size());
+    acc_shape[d] = in_shape[d];
+    Tensor idx = from_vector(source[d]).reshape(idx_shape).expand(r.shape());
+    r = scatter_add(zeros(acc_shape, r.dtype()), ax, idx, r);
+  }
+  return r;
 }
 
 Tensor pad(const Tensor& a, const std::vector<std::pair<int64_t, int64_t>>& pad_width,
@@ -185,49 +258,77 @@ Tensor pad(const Tensor& a, const std::vector<std::pair<int64_t, int64_t>>& pad_
                 "pad: cannot pad empty axis ", d, " of shape ", a.shape(), " in mode '", mode, "'");
     shape[d] += before + after;
   }
-  Tensor out = empty(shape, a.dtype());
-  if (mode == "constant" && out.numel() != a.numel()) out.fill_(value);
-  Tensor inner = out;
-  for (size_t d = 0; d < nd; ++d)
-    inner = inner.slice(d, width(d).first, width(d).first + a.shape()[d]);
-  inner.copy_(a);
-  if (mode == "constant") return out;
-  // Axis by axis (as NumPy), fill each border plane from a plane already in place: edge copies
-  // the nearest one, reflect mirrors (repeatedly when the pad is wider than the axis).
-  for (size_t d = 0; d < nd; ++d) {
+  // source[d][p]: the element of axis d that padded position p copies (reflect, edge)
+  std::vector<std::vector<int64_t>> source(nd);
+  for (size_t d = 0; d < nd && mode != "constant"; ++d) {
     auto [before, after] = width(d);
     int64_t n = a.shape()[d];
-    Tensor full_d = out;  // axes before d are padded in full, axes after d only inside
-    for (size_t e = d + 1; e < nd; ++e)
-      full_d = full_d.slice(e, width(e).first, width(e).first + a.shape()[e]);
     for (int64_t p = 0; p < before + n + after; ++p) {
-      int64_t i = p - before;
-      if (i >= 0 && i < n) continue;
-      int64_t j;
+      int64_t i = p - before, j;
       if (mode == "edge" || n == 1) {
         j = std::clamp<int64_t>(i, 0, n - 1);
-      } else {
+      } else {  // mirrors repeatedly when the pad is wider than the axis
         int64_t period = 2 * (n - 1);
         j = ((i % period) + period) % period;
         if (j >= n) j = period - j;
       }
-      full_d.select(d, p).copy_(full_d.select(d, j + before));
+      source[d].push_back(j);
     }
+  }
+  bool grad = autograd::needs_grad(a);
+  Tensor out = empty(shape, a.dtype());
+  {
+    NoGradGuard ng;
+    if (mode == "constant" && out.numel() != a.numel()) out.fill_(value);
+    Tensor inner = out;
+    for (size_t d = 0; d < nd; ++d)
+      inner = inner.slice(d, width(d).first, width(d).first + a.shape()[d]);
+    inner.copy_(a);
+    // Axis by axis (as NumPy), fill each border plane from a plane already in place.
+    for (size_t d = 0; d < nd && mode != "constant"; ++d) {
+      int64_t before = width(d).first, n = a.shape()[d];
+      Tensor full_d = out;  // axes before d are padded in full, axes after d only inside
+      for (size_t e = d + 1; e < nd; ++e)
+        full_d = full_d.slice(e, width(e).first, width(e).first + a.shape()[e]);
+      for (int64_t p = 0; p < static_cast<int64_t>(source[d].size()); ++p)
+        if (p < before || p >= before + n)
+          full_d.select(d, p).copy_(full_d.select(d, source[d][p] + before));
+    }
+  }
+  if (grad) {
+    std::vector<std::pair<int64_t, int64_t>> widths;
+    for (size_t d = 0; d < nd; ++d) widths.push_back(width(d));
+    Shape in_shape = a.shape();
+    autograd::record("pad", {a}, out, {},
+                     [widths, in_shape, source](const Tensor& g, const std::vector<Tensor>&) {
+                       return std::vector<Tensor>{pad_backward(g, widths, in_shape, source)};
+                     });
   }
   return out;
 }
 
 Tensor repeat(const Tensor& a, int64_t repeats, std::optional<int64_t> axis) {
   RAVEL_CHECK(repeats >= 0, "repeat: repeats must be non-negative, got ", repeats);
-  Tensor src = axis ? a : a.reshape({-1});
-  int64_t ax = normalize_axis(axis.value_or(0), src.ndim(), "repeat");
-  Shape shape = src.shape();
+  Shape split = axis ? a.shape() : Shape{a.numel()};
+  int64_t ax = normalize_axis(axis.value_or(0), static_cast<int64_t>(split.size()), "repeat");
+  Shape shape = split;
   shape[ax] *= repeats;
-  Tensor out = empty(shape, a.dtype());
   // out viewed as [..., n, repeats, ...] takes src broadcast along the new repeats axis.
-  Shape split = src.shape();
   split.insert(static_cast<size_t>(ax) + 1, repeats);
-  out.view(split).copy_(src.unsqueeze(ax + 1).expand(split));
+  bool grad = autograd::needs_grad(a);
+  Tensor out = empty(shape, a.dtype());
+  {
+    NoGradGuard ng;
+    Tensor src = axis ? a : a.reshape({-1});
+    out.view(split).copy_(src.unsqueeze(ax + 1).expand(split));
+  }
+  if (grad) {
+    Shape in_shape = a.shape();
+    autograd::record("repeat", {a}, out, {},
+                     [split, ax, in_shape](const Tensor& g, const std::vector<Tensor>&) {
+                       return std::vector<Tensor>{sum(g.reshape(split), ax + 1).reshape(in_shape)};
+                     });
+  }
   return out;
 }
 
@@ -265,8 +366,21 @@ Tensor tile(const Tensor& a, const Shape& reps) {
     src_shape.push_back(1);
     src_shape.push_back(sh[i]);
   }
+  bool grad = autograd::needs_grad(a);
   Tensor out = empty(out_shape, a.dtype());
-  out.view(inter).copy_(a.reshape(src_shape).expand(inter));
+  {
+    NoGradGuard ng;
+    out.view(inter).copy_(a.reshape(src_shape).expand(inter));
+  }
+  if (grad) {
+    Shape rep_axes, in_shape = a.shape();
+    for (size_t i = 0; i < nd; ++i) rep_axes.push_back(static_cast<int64_t>(2 * i));
+    autograd::record(
+        "tile", {a}, out, {},
+        [inter, rep_axes, in_shape](const Tensor& g, const std::vector<Tensor>&) {
+          return std::vector<Tensor>{sum(g.reshape(inter), Axes(rep_axes)).reshape(in_shape)};
+        });
+  }
   return out;
 }
 
@@ -274,7 +388,16 @@ Tensor tile(const Tensor& a, const Shape& reps) {
 // of zero are zero in every dtype, so one memset per row does it for all of them.
 static Tensor triangle(const Tensor& a, int64_t k, bool lower, const char* op) {
   RAVEL_CHECK(a.ndim() >= 2, op, ": input must have at least 2 dimensions, got shape ", a.shape());
-  Tensor out = a.clone();
+  bool grad = autograd::needs_grad(a);
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = a.clone();
+  }
+  if (grad)  // the node saves nothing, so it may be recorded before the data is written
+    autograd::record(op, {a}, out, {}, [k, lower](const Tensor& g, const std::vector<Tensor>&) {
+      return std::vector<Tensor>{lower ? tril(g, k) : triu(g, k)};
+    });
   int64_t rows = a.shape()[a.ndim() - 2], cols = a.shape()[a.ndim() - 1];
   if (out.numel() == 0) return out;
   int64_t nrows = out.numel() / cols;
@@ -299,8 +422,16 @@ Tensor diag(const Tensor& a, int64_t k) {
   if (a.ndim() == 2) return a.diagonal(k).clone();
   RAVEL_CHECK(a.ndim() == 1, "diag: input must be 1-D or 2-D, got shape ", a.shape());
   int64_t n = a.shape()[0] + (k < 0 ? -k : k);
+  bool grad = autograd::needs_grad(a);
   Tensor out = zeros({n, n}, a.dtype());
-  out.diagonal(k).copy_(a);
+  {
+    NoGradGuard ng;
+    out.diagonal(k).copy_(a);
+  }
+  if (grad)
+    autograd::record("diag", {a}, out, {}, [k](const Tensor& g, const std::vector<Tensor>&) {
+      return std::vector<Tensor>{g.diagonal(k)};
+    });
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/dispatch.h"
 #include "core/parallel.h"
+#include "ravel/autograd.h"
 #include "ravel/ops.h"
 
 namespace ravel {
@@ -76,6 +77,7 @@ void argsort_row(const T* v, int64_t n, int64_t* idx, bool descending) {
 
 Tensor sort_impl(const Tensor& a, int64_t axis_in, bool descending, bool want_indices) {
   const char* op = want_indices ? "argsort" : "sort";
+  NoGradGuard ng;  // the copies below are internal; sort() records its own node
   if (a.ndim() == 0) {
     RAVEL_CHECK(axis_in == -1 || axis_in == 0, op, ": axis ", axis_in,
                 " is out of bounds for a 0-d tensor");
@@ -83,7 +85,7 @@ Tensor sort_impl(const Tensor& a, int64_t axis_in, bool descending, bool want_in
   }
   const int64_t axis = normalize_axis(axis_in, a.ndim(), op);
   Tensor x = rows_last(a, axis);
-  if (!want_indices && x.shares_storage(a)) x = a.clone();  // sorted in place below
+  if (!want_indices && x.shares_storage(a)) x = x.clone();  // sorted in place below
   const int64_t n = x.ndim() ? x.shape().back() : 1;
   const int64_t rows = n ? x.numel() / n : 0;
   Tensor out = want_indices ? empty(x.shape(), DType::Int64) : x;
@@ -106,10 +108,31 @@ Tensor sort_impl(const Tensor& a, int64_t axis_in, bool descending, bool want_in
   return rows_back(out, axis);
 }
 
+// values are a gathered at idx along axis: the gradient goes back to where each value came from
+// (scatter_add: differentiable again, and an index never repeats within a line).
+void record_gather(const char* name, const Tensor& a, const Tensor& values, const Tensor& idx,
+                   int64_t axis) {
+  autograd::record(
+      name, {a}, values, {idx},
+      [shape = a.shape(), axis](const Tensor& g, const std::vector<Tensor>& s) {
+        return std::vector<Tensor>{scatter_add(zeros(shape, g.dtype()), axis, s[0], g)};
+      });
+}
+
 }  // namespace
 
+// With grad: the values are gathered through argsort's indices, which backward needs.
 Tensor sort(const Tensor& a, int64_t axis, bool descending) {
-  return sort_impl(a, axis, descending, false);
+  if (!autograd::needs_grad(a)) return sort_impl(a, axis, descending, false);
+  Tensor idx = sort_impl(a, axis, descending, true), vals;  // checks the axis
+  if (a.ndim() == 0) return a.clone();                      // clone records its own node
+  const int64_t ax = normalize_axis(axis, a.ndim(), "sort");
+  {
+    NoGradGuard ng;
+    vals = take_along_axis(a, idx, ax);
+  }
+  record_gather("sort", a, vals, idx, ax);
+  return vals;
 }
 
 Tensor argsort(const Tensor& a, int64_t axis, bool descending) {
@@ -122,7 +145,11 @@ std::pair<Tensor, Tensor> topk(const Tensor& a, int64_t k, int64_t axis_in, bool
   const int64_t n = a.size(axis);
   RAVEL_CHECK(k >= 0 && k <= n, "topk: k = ", k, " is out of range for size ", n, " of axis ",
               axis_in, " (shape ", a.shape(), ")");
-  Tensor x = rows_last(a, axis);
+  Tensor x;
+  {
+    NoGradGuard ng;
+    x = rows_last(a, axis);
+  }
   Shape oshape = x.shape();
   oshape.back() = k;
   Tensor vals = empty(oshape, a.dtype()), idx = empty(oshape, DType::Int64);
@@ -152,7 +179,9 @@ std::pair<Tensor, Tensor> topk(const Tensor& a, int64_t k, int64_t axis_in, bool
       });
     });
   }
-  return {rows_back(vals, axis), rows_back(idx, axis)};
+  Tensor v = rows_back(vals, axis), i = rows_back(idx, axis);
+  if (autograd::needs_grad(a)) record_gather("topk", a, v, i, axis);
+  return {v, i};
 }
 
 UniqueResult unique(const Tensor& a, bool return_index, bool return_inverse, bool return_counts) {

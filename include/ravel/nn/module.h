@@ -21,6 +21,7 @@
 // in place with Tensor::set_data, never by swapping handles.
 #pragma once
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,7 +55,7 @@ class Module : public std::enable_shared_from_this<Module> {
 
   // "Linear", "Conv2d", ... (used by printing and errors)
   virtual std::string type_name() const { return "Module"; }
-  // One line of settings, e.g. "in_features=784, out_features=128, bias=true".
+  // One line of settings, as PyTorch prints them: "in_features=784, out_features=128, bias=True".
   virtual std::string extra_repr() const { return ""; }
   std::string repr() const;  // the whole tree, as PyTorch prints a module
 
@@ -118,5 +119,14 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::pair<int, ForwardHook>> hooks_;
   int next_hook_id_ = 0;
 };
+
+std::ostream& operator<<(std::ostream& os, const Module& m);  // m.repr()
+
+// Python's spelling of values, for extra_repr() (so repr() reads as PyTorch's):
+// repr_float(1e-5) == "1e-05", repr_float(2) == "2.0", repr_bool(true) == "True",
+// repr_tuple({3, 3}) == "(3, 3)", repr_tuple({10}) == "(10,)".
+std::string repr_float(double v);
+std::string repr_bool(bool v);
+std::string repr_tuple(const std::vector<int64_t>& v);
 
 }  // namespace ravel::nn
