@@ -1078,6 +1078,7 @@ LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond)
   const int64_t m = a.size(0), n = a.size(1), k = b.ndim() == 1 ? 1 : b.size(1);
   const int64_t mn = std::max(m, n);
   RAVEL_CHECK(mn <= INT_MAX && k <= INT_MAX, "lstsq: matrices too large for LAPACK");
+  NoGradGuard no_grad;  // lstsq has no backward: its results never require grad
   LstsqResult res;
   res.rank = 0;
   res.singular_values = empty({std::min(m, n)}, dt);
