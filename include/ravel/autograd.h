@@ -45,7 +45,8 @@ namespace ravel {
 
 // ---------------------------------------------------------------- grad mode
 namespace autograd::detail {
-extern thread_local bool grad_enabled;  // true by default in every thread
+// constinit: a constant initialiser, so reading it needs no per-access initialisation check.
+extern thread_local constinit bool grad_enabled;  // true by default in every thread
 extern bool anomaly_enabled;
 }  // namespace autograd::detail
 
@@ -172,9 +173,10 @@ inline bool requires_grad(const Tensor& t) {
   return m && m->requires_grad;
 }
 // True when an op with these inputs must record a node: grad mode on and an input requires grad.
+// Inputs first: on the common path nothing requires grad and the thread-local is never read.
 template <typename... Ts>
-inline bool needs_grad(const Ts&... inputs) {
-  return is_grad_enabled() && (requires_grad(inputs) || ...);
+[[gnu::always_inline]] inline bool needs_grad(const Ts&... inputs) {
+  return (requires_grad(inputs) || ...) && is_grad_enabled();
 }
 inline bool needs_grad_any(const std::vector<Tensor>& inputs) {
   if (!is_grad_enabled()) return false;

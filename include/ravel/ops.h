@@ -300,6 +300,7 @@ SVDResult svd(const Tensor& a, bool full_matrices = true);  // vector signs may 
 // ascending eigenvalues, eigenvectors in columns; reads the lower triangle (UPLO='L')
 std::pair<Tensor, Tensor> eigh(const Tensor& a);
 // 2-D a only (as NumPy); rcond defaults to eps * max(m, n) (NumPy 2's default, rcond=None).
+// Not differentiable (its results never require grad).
 struct LstsqResult {
   Tensor solution, residuals;
   int64_t rank;

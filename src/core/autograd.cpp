@@ -17,7 +17,7 @@
 namespace ravel {
 namespace autograd {
 namespace detail {
-thread_local bool grad_enabled = true;
+thread_local constinit bool grad_enabled = true;
 bool anomaly_enabled = false;
 }  // namespace detail
 

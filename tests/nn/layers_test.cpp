@@ -498,6 +498,34 @@ TEST(LayerGradcheck, FunctionalLayersFloat64) {
                         {r({1, 4, 2, 3})}));
 }
 
+// Whole modules in float64 (the reference kernels), input gradients by finite differences.
+TEST(LayerGradcheck, ModulesFloat64) {
+  manual_seed(6);
+  std::vector<std::pair<ModulePtr, Shape>> cases = {
+      {make<nn::Conv2d>(2, 3, 3, nn::Conv2dOptions{.padding = 1, .padding_mode = "reflect"}),
+       {1, 2, 4, 4}},
+      {make<nn::Conv1d>(2, 2, 3, nn::Conv1dOptions{.padding = 1, .padding_mode = "circular"}),
+       {2, 2, 5}},
+      {make<nn::ConvTranspose2d>(2, 2, 2, nn::ConvTranspose2dOptions{.stride = 2}), {1, 2, 2, 3}},
+      {make<nn::BatchNorm2d>(2), {3, 2, 2, 2}},
+      {make<nn::GroupNorm>(2, 4), {2, 4, 3}},
+      {make<nn::LayerNorm>(4), {3, 4}},
+      {make<nn::AvgPool2d>(2, nn::AvgPoolOptions{.stride = 1, .padding = 1}), {1, 1, 3, 3}},
+      {make<nn::Upsample>(
+           nn::UpsampleOptions{.scale_factor = {1.5}, .mode = "bilinear", .align_corners = true}),
+       {1, 1, 3, 2}},
+      {make<nn::Upsample>(nn::UpsampleOptions{.size = {7}, .mode = "linear"}), {1, 2, 3}},
+  };
+  Generator gen(2);
+  for (auto& [m, shape] : cases) {
+    m->to(DType::Float64);
+    ModulePtr mod = m;
+    EXPECT_TRUE(gradcheck([mod](const std::vector<Tensor>& x) { return (*mod)(x[0]); },
+                          {randn(shape, gen, DType::Float64)}))
+        << m->repr();
+  }
+}
+
 TEST(LayerDropout, StatisticsMaskAndGradient) {
   Generator gen(11);
   Tensor x = ones({200, 100}).requires_grad_();

@@ -1,13 +1,14 @@
 // ravel::nn::Module — the base of every layer and model: parameters, buffers and submodules
 // in registration order, train/eval mode, state_dict, hooks (PyTorch's nn.Module).
 //
+//   namespace F = ravel::nn::functional;
 //   struct Net : nn::Module {
 //     std::shared_ptr<nn::Linear> fc1, fc2;
 //     Net() {
 //       fc1 = register_module("fc1", std::make_shared<nn::Linear>(784, 128));
 //       fc2 = register_module("fc2", std::make_shared<nn::Linear>(128, 10));
 //     }
-//     Tensor forward(const Tensor& x) override { return fc2->forward(relu(fc1->forward(x))); }
+//     Tensor forward(const Tensor& x) override { return (*fc2)(F::relu((*fc1)(x))); }
 //   };
 //   auto net = std::make_shared<Net>();
 //   Tensor logits = (*net)(x);                  // forward with hooks
@@ -17,8 +18,8 @@
 //
 // Parameters are ordinary tensors that require grad. A module keeps its own handle (e.g. a
 // `Tensor weight` member) and registers the same handle, so both see every change; operations
-// that change a parameter's dtype or data (to(dtype), load_state_dict) update the shared tensor
-// in place with Tensor::set_data, never by swapping handles.
+// that change a parameter's dtype or data update the shared tensor in place, never by swapping
+// handles: to(dtype) with Tensor::set_data, load_state_dict by copying the values in.
 #pragma once
 #include <functional>
 #include <iosfwd>
