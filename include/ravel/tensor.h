@@ -70,6 +70,7 @@ struct TensorImpl {
   int64_t offset = 0;  // in elements from storage->data()
   DType dtype = DType::Float32;
   bool contiguous = true;  // cached C-contiguity of (shape, strides); kept in step by make_impl
+  bool is_view = false;    // shares the storage of the tensor it was made from (slice, ...)
   std::shared_ptr<autograd::AutogradMeta> autograd;
 };
 

@@ -255,6 +255,13 @@ void check_inplace(const Tensor& self, const char* op) {
   RAVEL_CHECK(!(m && m->requires_grad && !m->grad_fn), op,
               ": a leaf tensor that requires grad is being used in an in-place operation; "
               "do it under NoGradGuard, or on a clone()");
+  // Writing through a view would need the base's history rewritten too (PyTorch's CopySlices),
+  // which ravel does not do yet: refuse rather than give the base a wrong gradient.
+  RAVEL_CHECK(!self.impl().is_view, op,
+              ": in-place operation on a view (a slice, select, reshape, ... of another tensor) "
+              "while autograd records it is not supported yet: the gradient would not reach the "
+              "tensor it views. Build the result out of place (concatenate, stack, where, "
+              "index_put_ on the tensor itself), or run it under NoGradGuard");
 }
 
 Tensor& rebase_history(Tensor& self, const Tensor& result, const char* op) {

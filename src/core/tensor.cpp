@@ -124,7 +124,9 @@ Scalar Tensor::item_scalar() const {
 // ---------------------------------------------------------------- views
 // A view of t's storage that records nothing: the public view methods record their own node.
 static Tensor make_view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
-  return Tensor(make_impl(t.storage(), shape, strides, offset, t.dtype()));
+  Tensor v(make_impl(t.storage(), shape, strides, offset, t.dtype()));
+  v.impl().is_view = true;
+  return v;
 }
 
 static Tensor copy_of(const Tensor& t);
@@ -307,6 +309,7 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
   auto st = view_strides(shape(), strides(), shp);
   Tensor out = st ? make_view(*this, shp, *st, offset())
                   : make_view(copy_of(*this), shp, contiguous_strides(shp), 0);
+  if (!st) out.impl().is_view = false;  // a fresh copy, not a view of this tensor
   return regrouped(*this, out, "reshape");
 }
 

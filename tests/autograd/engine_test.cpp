@@ -184,6 +184,25 @@ TEST(AutogradEngine, InPlaceOnSavedTensorIsDetected) {
   expect_error([&] { x.add_(1); }, {"leaf", "in-place"});
 }
 
+TEST(AutogradEngine, InPlaceThroughAViewIsRefused) {
+  // The gradient would not reach the viewed tensor (no CopySlices yet): an error, not a wrong
+  // gradient.
+  Tensor x = randn({4}).requires_grad_();
+  Tensor base = x * 1;
+  expect_error([&] { base.slice(0, 0, 2).mul_(2); }, {"mul_", "view", "not supported yet"});
+  Tensor out = zeros({4});
+  expect_error([&] { out.slice(0, 0, 2).copy_(x.slice(0, 0, 2)); }, {"copy_", "view"});
+  // Out of place, or on the tensor itself, works.
+  Tensor y = base.clone();
+  y.index_put_({Slice(0, 2)}, x.slice(0, 0, 2) * 3);
+  y.sum().backward();
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{3, 3, 1, 1}));
+  {
+    NoGradGuard ng;  // not recorded: allowed
+    base.slice(0, 0, 2).mul_(2);
+  }
+}
+
 TEST(AutogradEngine, AnomalyModeNamesTheOp) {
   struct MakesNaN : autograd::Function {
     const char* name() const override { return "MakesNaN"; }
