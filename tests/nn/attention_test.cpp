@@ -13,57 +13,20 @@
 #include "ravel/ravel.h"
 #include "support/expect_error.h"
 #include "support/gradcheck.h"
+#include "support/module_parity.h"
 #include "support/numpy_oracle.h"
 
 namespace ravel {
 namespace {
 
+using testing::flat_grads;
+using testing::flat_params;
 using testing::gradcheck;
+using testing::kTorchModuleHelpers;
 using testing::matches;
+using testing::py_bool;
+using testing::py_names;
 using testing::TorchOracle;
-
-// Parameters travel as one flat vector (the oracle binds at most 16 inputs) and are loaded back
-// by name; the names and their order must be PyTorch's.
-const char* kTorchHelpers = R"(
-def load(m, flat, names):
-    sd = m.state_dict()
-    assert list(sd.keys()) == names, (list(sd.keys()), names)
-    new, off = {}, 0
-    for n in names:
-        k = sd[n].numel()
-        new[n] = torch.tensor(flat[off:off + k]).view_as(sd[n])
-        off += k
-    assert off == flat.size
-    m.load_state_dict(new, strict=True)
-def flat_grad(m, names):
-    ps = dict(m.named_parameters())
-    return torch.cat([ps[n].grad.reshape(-1) for n in names])
-def leaf(v):
-    return torch.tensor(v, requires_grad=True)
-)";
-
-Tensor flat_params(const nn::Module& m) {
-  std::vector<Tensor> ps;
-  for (const auto& [name, p] : m.named_parameters()) ps.push_back(p.detach().reshape({-1}));
-  return concatenate(ps);
-}
-
-Tensor flat_grads(const nn::Module& m) {
-  std::vector<Tensor> gs;
-  for (const auto& [name, p] : m.named_parameters()) {
-    EXPECT_TRUE(p.grad().defined()) << name << " got no gradient";
-    gs.push_back(p.grad().defined() ? p.grad().reshape({-1}) : zeros({p.numel()}));
-  }
-  return concatenate(gs);
-}
-
-std::string py_names(const nn::Module& m) {
-  std::string s = "[";
-  for (const auto& [name, p] : m.named_parameters()) s += "'" + name + "', ";
-  return s + "]";
-}
-
-std::string py_bool(bool b) { return b ? "True" : "False"; }
 
 constexpr double kRtol = 1e-4, kAtol = 1e-5;
 constexpr int64_t kE = 8, kH = 2, kN = 2, kL = 3, kS = 4;
@@ -151,7 +114,7 @@ MhaRun run_case(const MhaCase& c, TorchOracle& torch, Generator& gen) {
   r.gparams = flat_grads(m);
 
   std::string script =
-      std::string(kTorchHelpers) + "names = " + py_names(m) +
+      std::string(kTorchModuleHelpers) + "names = " + py_names(m) +
       "\nm = nn.MultiheadAttention(8, 2, bias=" + py_bool(c.bias) +
       ", add_bias_kv=" + py_bool(c.add_bias_kv) + ", add_zero_attn=" + py_bool(c.add_zero_attn) +
       ", kdim=" + std::to_string(kd) + ", vdim=" + std::to_string(vd) +

@@ -15,58 +15,21 @@
 #include "ravel/ravel.h"
 #include "support/expect_error.h"
 #include "support/gradcheck.h"
+#include "support/module_parity.h"
 #include "support/numpy_oracle.h"
 
 namespace ravel {
 namespace {
 
+using testing::flat_grads;
+using testing::flat_params;
 using testing::gradcheck;
 using testing::gradgradcheck;
+using testing::kTorchModuleHelpers;
 using testing::matches;
+using testing::py_bool;
+using testing::py_names;
 using testing::TorchOracle;
-
-// The oracle binds at most 16 inputs, so parameters travel as one flat vector and are loaded
-// back by name. `names` lists ravel's parameter names in ravel's order.
-const char* kTorchHelpers = R"(
-def load(m, flat, names):
-    sd = m.state_dict()
-    assert list(sd.keys()) == names, (list(sd.keys()), names)
-    new, off = {}, 0
-    for n in names:
-        k = sd[n].numel()
-        new[n] = torch.tensor(flat[off:off + k]).view_as(sd[n])
-        off += k
-    assert off == flat.size
-    m.load_state_dict(new, strict=True)
-def flat_grad(m, names):
-    ps = dict(m.named_parameters())
-    return torch.cat([ps[n].grad.reshape(-1) for n in names])
-def leaf(v):
-    return torch.tensor(v, requires_grad=True)
-)";
-
-Tensor flat_params(const nn::Module& m) {
-  std::vector<Tensor> ps;
-  for (const auto& [name, p] : m.named_parameters()) ps.push_back(p.detach().reshape({-1}));
-  return concatenate(ps);
-}
-
-Tensor flat_grads(const nn::Module& m) {
-  std::vector<Tensor> gs;
-  for (const auto& [name, p] : m.named_parameters()) {
-    EXPECT_TRUE(p.grad().defined()) << name << " got no gradient";
-    gs.push_back(p.grad().defined() ? p.grad().reshape({-1}) : zeros({p.numel()}));
-  }
-  return concatenate(gs);
-}
-
-std::string py_names(const nn::Module& m) {
-  std::string s = "[";
-  for (const auto& [name, p] : m.named_parameters()) s += "'" + name + "', ";
-  return s + "]";
-}
-
-std::string py_bool(bool b) { return b ? "True" : "False"; }
 
 constexpr double kRtol = 1e-4, kAtol = 1e-5;
 
@@ -143,7 +106,7 @@ RnnRun run_case(const RnnCase& c, TorchOracle& torch, Generator& gen) {
   std::string extra = c.mode == "relu" ? ", nonlinearity='relu'" : "";
   std::string state = !c.with_state ? "" : lstm ? ", (h0, c0)" : ", h0";
   std::string script =
-      std::string(kTorchHelpers) + "names = " + py_names(*m) + "\n" + "m = " + ctor +
+      std::string(kTorchModuleHelpers) + "names = " + py_names(*m) + "\n" + "m = " + ctor +
       "(3, 4, num_layers=" + std::to_string(c.layers) + extra +
       ", batch_first=" + py_bool(c.batch_first) + ", bidirectional=" + py_bool(c.bidirectional) +
       ", dropout=" + std::to_string(c.dropout) + ")\n" + (c.dropout > 0 ? "m.eval()\n" : "") +
@@ -234,7 +197,7 @@ CellRun run_cell_case(const std::string& mode, bool batched, bool state, TorchOr
                                      : "nn.RNNCell(4, 5, nonlinearity='" + mode + "')";
   std::string args = !state ? "x" : lstm ? "x, (h, c)" : "x, h";
   std::string script =
-      std::string(kTorchHelpers) + "names = " + py_names(*m) + "\nm = " + ctor +
+      std::string(kTorchModuleHelpers) + "names = " + py_names(*m) + "\nm = " + ctor +
       "\nload(m, d, names)\nx, h, c = leaf(a), leaf(b), leaf(c)\ny = m(" + args + ")\n" +
       (lstm ? "loss = (y[0] * torch.tensor(e)).sum() + (y[1] * torch.tensor(f)).sum()\n"
               "y, yc = y\n"
