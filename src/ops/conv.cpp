@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "backend/cpu/reference/conv.h"
+#include "backend/cpu/reference/kernel_types.h"
 #include "backend/cpu/reference/select.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
@@ -61,19 +62,9 @@ void bwd_weight_kernel(const T* gy, const T* x, T* gw, T* gb, const ConvGeom& g)
   cpu::conv_backward_weight(gy, x, gw, gb, g);
 }
 
-// Calls fn<T>() for the type the kernels compute in: double for float64, else float.
-template <typename Fn>
-void with_type(DType dt, Fn&& fn) {
-  if (dt == DType::Float64)
-    fn.template operator()<double>();
-  else
-    fn.template operator()<float>();
-}
+using cpu::with_type;
 
-template <typename T>
-const T* ptr(const Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
+using cpu::ptr;
 
 DType compute_dtype(DType dt) { return dt == DType::Float64 ? DType::Float64 : DType::Float32; }
 Tensor prepare(const Tensor& t, DType dt) { return t.defined() ? t.to(dt).contiguous() : t; }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "backend/cpu/reference/kernel_types.h"
 #include "backend/cpu/reference/norm.h"
 #include "backend/cpu/reference/select.h"
 #include "ravel/autograd.h"
@@ -20,22 +21,10 @@ namespace {
 
 using cpu::NormGeom;
 
-template <typename Fn>
-void with_type(DType dt, Fn&& fn) {
-  if (dt == DType::Float64)
-    fn.template operator()<double>();
-  else
-    fn.template operator()<float>();
-}
+using cpu::with_type;
 
-template <typename T>
-const T* ptr(const Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
-template <typename T>
-T* mut_ptr(const Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
+using cpu::mut_ptr;
+using cpu::ptr;
 
 template <typename T>
 void forward_kernel(const T* x, const T* w, const T* b, T* y, T* mean, T* var, bool training,

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "backend/cpu/onednn/pool.h"  // PoolParams (the functions are only called with oneDNN)
+#include "backend/cpu/reference/kernel_types.h"
 #include "backend/cpu/reference/pool.h"
 #include "backend/cpu/reference/select.h"
 #include "ravel/autograd.h"
@@ -57,13 +58,7 @@ void init_pool(Pool& p, const Tensor& input) {
                                        : PoolAlg::AvgExcludePad;
 }
 
-template <typename Fn>
-void with_type(DType dt, Fn&& fn) {
-  if (dt == DType::Float64)
-    fn.template operator()<double>();
-  else
-    fn.template operator()<float>();
-}
+using cpu::with_type;
 
 template <typename T>
 bool onednn_forward(const Pool& p, const T* x, T* y, Tensor* workspace) {
