@@ -3,6 +3,9 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "ravel/error.h"
 
@@ -53,10 +56,63 @@ void* system_alloc(size_t nbytes) {
 #endif
   return p;
 }
+
+// Large blocks are cached for reuse, shared by all threads: a training step frees and
+// re-allocates the same activation sizes every iteration, and a fresh block from the system
+// costs page faults that zero every page again (measured: 18% of a ResNet-20 step). Sizes are
+// rounded up to 4 steps per power of two, so a freed block serves later requests of nearby
+// sizes; the cache holds at most kCacheLimit bytes and frees what does not fit.
+constexpr size_t kCacheLimit = size_t{1} << 30;
+
+size_t large_size(size_t nbytes) {
+  int top = 63 - __builtin_clzll(nbytes - 1);  // 2^top < nbytes <= 2^(top+1)
+  size_t step = size_t{1} << (top - 2);
+  return (nbytes + step - 1) / step * step;
+}
+
+struct LargeCache {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // by large_size
+  size_t cached_bytes = 0;
+};
+LargeCache& large_cache() {
+  static LargeCache* cache = new LargeCache;  // never destroyed: threads may free at exit
+  return *cache;
+}
+
+void* large_alloc(size_t nbytes) {
+  size_t size = large_size(nbytes);
+  LargeCache& lc = large_cache();
+  {
+    std::lock_guard<std::mutex> lock(lc.mu);
+    auto it = lc.free_blocks.find(size);
+    if (it != lc.free_blocks.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      lc.cached_bytes -= size;
+      return p;
+    }
+  }
+  return system_alloc(size);
+}
+
+void large_free(void* p, size_t nbytes) {
+  size_t size = large_size(nbytes);
+  LargeCache& lc = large_cache();
+  {
+    std::lock_guard<std::mutex> lock(lc.mu);
+    if (lc.cached_bytes + size <= kCacheLimit) {
+      lc.free_blocks[size].push_back(p);
+      lc.cached_bytes += size;
+      return;
+    }
+  }
+  std::free(p);
+}
 }  // namespace
 
 void* allocate_bytes(size_t nbytes) {
-  if (nbytes > kMaxSmall) return system_alloc(nbytes);
+  if (nbytes > kMaxSmall) return large_alloc(nbytes);
   int c = size_class(nbytes);
   FreeLists& fl = tls_lists;
   if (fl.count[c] > 0) return fl.slots[c][--fl.count[c]];
@@ -65,15 +121,14 @@ void* allocate_bytes(size_t nbytes) {
 
 void deallocate_bytes(void* p, size_t nbytes) {
   if (!p) return;
-  if (nbytes <= kMaxSmall) {
-    int c = size_class(nbytes);
-    FreeLists& fl = tls_lists;
-    if (fl.count[c] < kSlots) {
-      if (!tls_reaper_armed) [[unlikely]]
-        arm_reaper();
-      fl.slots[c][fl.count[c]++] = p;
-      return;
-    }
+  if (nbytes > kMaxSmall) return large_free(p, nbytes);
+  int c = size_class(nbytes);
+  FreeLists& fl = tls_lists;
+  if (fl.count[c] < kSlots) {
+    if (!tls_reaper_armed) [[unlikely]]
+      arm_reaper();
+    fl.slots[c][fl.count[c]++] = p;
+    return;
   }
   std::free(p);
 }
