@@ -14,11 +14,17 @@
 //   for (int64_t e = st.epoch; e < epochs; ++e) ...
 //
 // Layout of a checkpoint file: tensors "model.<name>", "optimizer.<name>", "scheduler.<name>",
-// "rng.default" (the default Generator's state, as int64 words), and metadata
-// {"format": "ravel-checkpoint", "version": "1", "epoch": "<n>", "step": "<n>", plus `extra`}.
-// Loading checks the format and that each part present in the state is in the file; all
-// checks run before anything is changed, so a bad file leaves the model and optimizer as they
-// were. Writes go to a temporary file renamed into place (a crash mid-save keeps the old file).
+// "rng.default" (the default Generator's state: int64 [state, inc, has_spare, spare's bits]),
+// and metadata {"format": "ravel-checkpoint", "version": "1", "epoch": "<n>", "step": "<n>",
+// "optimizer": "SGD", "scheduler": "StepLR" (the parts' types, when saved), plus `extra`}.
+// Loading checks the format, version and types, that each part the state points to is in the
+// file, and that it holds no tensors outside those parts; each part checks its entries before it
+// changes anything, and parts already loaded are restored when a later one fails, so a bad file
+// throws and leaves model, optimizer, scheduler, generator and `state` as they were.
+// load() reads any safetensors state dict (ravel's model files, checkpoints' "model." part,
+// files written by PyTorch's safetensors). Writes go to a temporary file "<path>.tmp.XXXXXX"
+// renamed into place: a crash mid-save keeps the old file whole, and leaves the temporary file
+// behind (ravel never deletes one: another process may be writing it).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -39,12 +45,14 @@ void save(const nn::Module& model, const std::string& path,
 nn::LoadResult load(nn::Module& model, const std::string& path, bool strict = true);
 
 struct TrainingState {
-  nn::Module* model = nullptr;               // required
-  optim::Optimizer* optimizer = nullptr;     // optional parts: saved/restored when set
+  nn::Module* model = nullptr;            // required
+  optim::Optimizer* optimizer = nullptr;  // optional parts: saved/restored when set
   optim::LRScheduler* scheduler = nullptr;
-  int64_t epoch = 0;                         // the next epoch to run
-  int64_t step = 0;                          // optimizer steps taken
-  std::map<std::string, std::string> extra;  // user metadata (best accuracy, command line, ...)
+  int64_t epoch = 0;  // the next epoch to run
+  int64_t step = 0;   // optimizer steps taken
+  // User metadata (best accuracy, command line, ...). "= {}" lets designated initialisers leave
+  // it out without -Wmissing-field-initializers.
+  std::map<std::string, std::string> extra = {};
 };
 
 void save_checkpoint(const std::string& path, const TrainingState& state);

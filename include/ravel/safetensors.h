@@ -10,13 +10,17 @@
 //   Tensor w2 = f.get("fc.weight");
 //
 // dtypes: BOOL U8 I8 I16 I32 I64 F16 BF16 F32 F64 (others -- U16, U32, U64, F8 -- throw naming
-// the dtype). Tensors are written in the order given, data 8-byte aligned, the header padded
-// with spaces to a multiple of 8 (as the reference writer does). Reading checks everything a
-// hostile file could get wrong -- header length beyond the file, invalid JSON, unknown dtypes,
-// offsets out of range, overlapping or unordered data, shape products that overflow or
-// disagree with the offsets, duplicate names -- and throws ravel::Error naming the file and the
-// problem (the reader is fuzzed). Files are written to a temporary file in the same directory
-// and renamed into place, so a crash mid-save leaves the previous file intact.
+// the dtype). Tensors are written in the order given, packed back to back (the format allows no
+// gaps), after a header padded with spaces so the data section starts at a multiple of 8 (as
+// the reference writer does). Reading checks everything a hostile file could get wrong --
+// header length beyond the file or above the format's 100 MB limit, invalid JSON, nesting,
+// wrong JSON types (metadata values must be strings), duplicate keys, unknown dtypes, negative
+// dims, shape products that overflow or disagree with the offsets, data ranges that overlap,
+// leave gaps or run past the end -- and throws ravel::Error naming the source and the problem
+// (the reader is fuzzed). As in the reference reader, header entries may come in any order
+// (their offsets place them) and unknown fields in a tensor entry are ignored. Files are
+// written to a temporary file in the same directory and renamed into place, so a crash
+// mid-save leaves the previous file intact.
 #pragma once
 #include <map>
 #include <string>

@@ -19,10 +19,13 @@
 #include <string_view>
 
 #include "core/dispatch.h"
+#include "io/atomic_file.h"
 #include "ravel/io.h"
 
 namespace ravel {
 namespace {
+
+using io::atomic_write;
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
@@ -458,51 +461,6 @@ Tensor npy_data(const Tensor& t, bool fortran) {
   Tensor d = t.dtype() == DType::BFloat16 ? t.to(DType::Float32) : t;
   if (fortran) d = d.transpose();  // C order of the reversed axes = Fortran order
   return d.contiguous();
-}
-
-// Writes through a temporary file in the same directory, renamed into place when complete.
-template <typename WriteFn>
-void atomic_write(const std::string& path, const char* op, WriteFn&& write_all) {
-  std::string tmpl = path + ".tmp.XXXXXX";
-  int fd = mkstemp(tmpl.data());
-  if (fd < 0)
-    fail(std::string(op) + ": '" + path + "'",
-         std::string("cannot create: ") + std::strerror(errno));
-  auto cleanup_fail = [&](const std::string& msg) {
-    int err = errno;
-    close(fd);
-    unlink(tmpl.c_str());
-    fail(std::string(op) + ": '" + path + "'", msg + ": " + std::strerror(err));
-  };
-  auto write_bytes = [&](const void* p, size_t n) {
-    const char* c = static_cast<const char*>(p);
-    while (n > 0) {
-      ssize_t w = ::write(fd, c, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) cleanup_fail("write failed");
-      c += w;
-      n -= static_cast<size_t>(w);
-    }
-  };
-  try {
-    write_all(write_bytes);
-  } catch (...) {
-    close(fd);
-    unlink(tmpl.c_str());
-    throw;
-  }
-  fchmod(fd, 0644);
-  if (fsync(fd) != 0) cleanup_fail("fsync failed");
-  if (close(fd) != 0) {
-    unlink(tmpl.c_str());
-    fail(std::string(op) + ": '" + path + "'",
-         std::string("close failed: ") + std::strerror(errno));
-  }
-  if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmpl.c_str());
-    fail(std::string(op) + ": '" + path + "'", std::string("rename failed: ") + std::strerror(err));
-  }
 }
 
 // ---------------------------------------------------------------- zip
