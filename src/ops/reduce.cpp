@@ -473,7 +473,7 @@ void run_reduce(const Op& op, const Tensor& a, uint64_t mask, typename Op::Acc* 
 
 // Reduces with OpT<T> for the input's dtype T; returns a tensor of the accumulator dtype with the
 // reduced shape. FloatOnly ops are never instantiated for integer inputs.
-template <template <typename> class OpT, bool FloatOnly = false, typename Init = int>
+template <template <typename...> class OpT, bool FloatOnly = false, typename Init = int>
 Tensor reduce_acc(const Tensor& a, uint64_t mask, bool keepdims, Init init = 0) {
   return visit_dtype(a.dtype(), [&]<typename T>() -> Tensor {
     if constexpr (FloatOnly && !is_float_v<T>) {
