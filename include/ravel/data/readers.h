@@ -46,28 +46,36 @@ LabelledImages load_fashion_mnist(Split split, const std::string& dir = kFashion
 // load_cifar10 reads data_batch_{1..5}.bin (Train) or test_batch.bin (Test) from the
 // cifar-10-batches-bin directory, with batches.meta.txt's class names when present.
 // load_cifar100 reads train.bin / test.bin (coarse label byte, then fine label byte).
+// read_cifar_batch's num_classes is the largest label + 1 (the file does not say); the loaders
+// check labels against 10, 100 or 20 classes.
 LabelledImages read_cifar_batch(const std::string& path, int labels_per_record = 1,
                                 int label_index = 0);
+LabelledImages cifar_from_bytes(const void* data, size_t size, int labels_per_record = 1,
+                                int label_index = 0, const std::string& what = "CIFAR data");
 LabelledImages load_cifar10(const std::string& dir, Split split);
 LabelledImages load_cifar100(const std::string& dir, Split split, bool fine_labels = true);
 
 struct CsvOptions {
-  bool header = true;              // first row holds column names
+  bool header = true;  // first row holds column names
   char delimiter = ',';
-  std::string label_column;        // name (with header) or index as text ("0", "-1" = last);
+  std::string label_column = "";   // name (with header) or index as text ("0", "-1" = last);
                                    // empty: no labels
-  bool labels_are_classes = true;  // labels -> int64 class indices (non-numeric labels are
-                                   // mapped to indices in order of first appearance);
+  bool labels_are_classes = true;  // labels -> int64 class indices: integers as they are,
+                                   // else each distinct text a class, numbered in order of
+                                   // first appearance (class_names);
                                    // false: labels as float32 values (regression)
 };
 struct CsvTable {
-  Tensor features;                       // float32 [rows, columns other than the label]
-  Tensor labels;                         // int64 or float32 [rows]; undefined without labels
+  Tensor features;  // float32 [rows, columns other than the label]
+  Tensor labels;    // int64 or float32 [rows]; undefined without labels
   std::vector<std::string> feature_names;
   std::vector<std::string> class_names;  // text labels, by class index (when mapped)
 };
-// Numeric CSV (RFC 4180 quoting, blank lines skipped, "\r\n" accepted). Every row must have the
-// same number of cells; an empty or non-numeric feature cell throws naming row and column.
+// Numeric CSV: RFC 4180 quoting (quoted cells may hold the delimiter, line ends and doubled
+// quotes), "\n" or "\r\n" line ends, blank lines (empty or only spaces) skipped, spaces around
+// cells ignored; numbers as numpy.loadtxt reads them (sign, exponent, inf, nan). Every row must
+// have as many cells as the first; a ragged row, an empty or non-numeric feature cell throws
+// naming the line (1-based, as an editor shows it), the column and the text.
 CsvTable read_csv(const std::string& path, const CsvOptions& options = {});
 CsvTable csv_from_string(const std::string& text, const CsvOptions& options = {},
                          const std::string& what = "CSV data");
