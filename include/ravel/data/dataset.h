@@ -13,8 +13,10 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ravel/random.h"
@@ -47,6 +49,7 @@ class TensorDataset : public Dataset {
   TensorDataset(Tensor inputs, Tensor targets = {});
   int64_t size() const override;
   Example get(int64_t index, Generator& gen) const override;
+  using Dataset::get;  // get(index) too
   const Tensor& inputs() const { return inputs_; }
   const Tensor& targets() const { return targets_; }
 
@@ -60,6 +63,7 @@ class Subset : public Dataset {
   Subset(DatasetPtr base, std::vector<int64_t> indices);  // each index checked against base
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
   Example get(int64_t index, Generator& gen) const override;
+  using Dataset::get;  // get(index) too
   const std::vector<int64_t>& indices() const { return indices_; }
 
  private:
@@ -73,6 +77,7 @@ class ConcatDataset : public Dataset {
   explicit ConcatDataset(std::vector<DatasetPtr> parts);
   int64_t size() const override;
   Example get(int64_t index, Generator& gen) const override;
+  using Dataset::get;  // get(index) too
 
  private:
   std::vector<DatasetPtr> parts_;
@@ -87,6 +92,7 @@ class TransformDataset : public Dataset {
   TransformDataset(DatasetPtr base, Fn fn);
   int64_t size() const override { return base_->size(); }
   Example get(int64_t index, Generator& gen) const override;
+  using Dataset::get;  // get(index) too
 
  private:
   DatasetPtr base_;
@@ -102,5 +108,15 @@ std::vector<std::shared_ptr<Subset>> random_split(DatasetPtr base,
 std::vector<std::shared_ptr<Subset>> random_split(DatasetPtr base,
                                                   const std::vector<double>& fractions,
                                                   Generator& gen);
+// A braced list, random_split(ds, {55000, 5000}, gen) or {0.9, 0.1}, would be ambiguous between
+// the two vectors: integers mean lengths, floating point numbers fractions.
+template <typename T>
+requires std::is_arithmetic_v<T> std::vector<std::shared_ptr<Subset>> random_split(
+    DatasetPtr base, std::initializer_list<T> parts, Generator& gen) {
+  if constexpr (std::is_integral_v<T>)
+    return random_split(std::move(base), std::vector<int64_t>(parts.begin(), parts.end()), gen);
+  else
+    return random_split(std::move(base), std::vector<double>(parts.begin(), parts.end()), gen);
+}
 
 }  // namespace ravel::data

@@ -10,13 +10,16 @@
 //     }
 //   }
 //
-// Determinism: epoch e's order is a permutation drawn from Generator(seed) advanced by e (or
-// set_epoch), and example i of that epoch gets its own Generator seeded from (seed, e, i), so
-// batches -- augmentation included -- are identical whatever num_workers is. Batches come out
-// in order. Workers build batches ahead, at most num_workers * prefetch_batches of them; an
-// exception thrown by a worker (a bad file, a transform's shape error) is rethrown by the
-// iterator in the training thread, and the other workers stop. Breaking out of the loop early
-// or destroying the loader stops and joins the workers.
+// Determinism: epoch e (counted by the loader, or set with set_epoch) shuffles with a Generator
+// seeded from (seed, e), and the example at position i of that epoch gets its own Generator
+// seeded from (seed, e, i), so batches -- augmentation included -- are identical whatever
+// num_workers is. Batches come out in order: worker w builds batches w, w + num_workers, ...,
+// each holding at most prefetch_batches built ahead. Workers run ravel ops on one OpenMP thread
+// (the training thread keeps the cores) with autograd off; get() and collate must be safe to
+// call from several threads. An exception thrown by a worker (a bad file, a transform's shape
+// error) is rethrown by the iterator's operator* at that batch in the training thread, and the
+// other workers stop; begin() starts afresh. Breaking out of the loop early or destroying the
+// loader stops and joins the workers.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -39,10 +42,10 @@ Batch default_collate(std::vector<Example>&& examples);
 struct DataLoaderOptions {
   int64_t batch_size = 1;
   bool shuffle = false;
-  bool drop_last = false;      // drop a last batch smaller than batch_size
-  int num_workers = 0;         // 0: batches are built in the calling thread, on demand
-  int prefetch_batches = 2;    // per worker
-  uint64_t seed = 0;           // shuffling and per-example randomness
+  bool drop_last = false;    // drop a last batch smaller than batch_size
+  int num_workers = 0;       // 0: batches are built in the calling thread, on demand
+  int prefetch_batches = 2;  // per worker
+  uint64_t seed = 0;         // shuffling and per-example randomness
   std::function<Batch(std::vector<Example>&&)> collate = default_collate;
 };
 
