@@ -6,16 +6,29 @@ import sys
 
 NUMPY = ["/usr/bin/python3", "bench/peers/numpy_bench.py"]
 TORCH = ["/usr/bin/python3", "bench/peers/torch_bench.py"]
+TORCH_FMNIST = ["/usr/bin/python3", "bench/peers/torch_fmnist.py", "--epochs", "1"]
 ROUNDS = 3  # ravel and the peer alternate, so background noise hits both alike
 
+# Whole-program workloads: ravel's side is a program of its own, one round each (a training
+# epoch takes minutes), and both sides also report an accuracy. Run only when named.
+PROGRAMS = {
+    "fmnist_resnet20_epoch": lambda build: [f"{build}/examples/fashion_mnist", "--epochs", "1",
+                                            "--bench", "--out", "/tmp/ravel_bench_fmnist"],
+}
 
-def run(cmd, names):
+
+ACCURACY = {}  # (side, workload) -> accuracies reported
+
+
+def run(cmd, names, side="ravel"):
     out = subprocess.run(cmd + names, check=True, capture_output=True, text=True).stdout
     times = {}
     for line in out.splitlines():
-        tag, name, secs = line.split()
+        tag, name, value = line.split()
         if tag == "TIME":
-            times[name] = float(secs)
+            times[name] = float(value)
+        elif tag == "ACCURACY":
+            ACCURACY.setdefault((side, name), []).append(float(value))
     return times
 
 
@@ -25,22 +38,30 @@ def main():
     ap.add_argument("prefixes", nargs="*")
     args = ap.parse_args()
     ravel_cmd = [f"{args.build}/bench/ravel_bench"]
-    names = [n for n in ALL if not args.prefixes or any(n.startswith(p) for p in args.prefixes)]
+    names = [n for n in ALL if (any(n.startswith(p) for p in args.prefixes) if args.prefixes
+                                else n not in PROGRAMS)]
     if not names:
         sys.exit(f"compare: no workload starts with {args.prefixes}")
     ravel_t, peer_t = {n: [] for n in names}, {n: [] for n in names}
-    for _ in range(ROUNDS):
-        for n, t in run(ravel_cmd, names).items():
+    micro = [n for n in names if n not in PROGRAMS]
+    for _ in range(ROUNDS if micro else 0):
+        for n, t in run(ravel_cmd, micro).items():
             ravel_t[n].append(t)
         for cmd in (NUMPY, TORCH):
-            group = [n for n in names if WORKLOADS[n] is cmd]
+            group = [n for n in micro if WORKLOADS[n] is cmd]
             if group:
                 for n, t in run(cmd, group).items():
                     peer_t[n].append(t)
+    for n in names:
+        if n in PROGRAMS:
+            ravel_t[n] += run(PROGRAMS[n](args.build), [], "ravel").values()
+            peer_t[n] += run(WORKLOADS[n], [], "peer").values()
     print(f"{'workload':<18} {'ravel':>12} {'peer':>12} {'ratio':>7}")
     for n in names:
         r, p = statistics.median(ravel_t[n]), statistics.median(peer_t[n])
         print(f"{n:<18} {fmt(r):>12} {fmt(p):>12} {p / r:7.2f}")
+    for (side, n), accs in sorted(ACCURACY.items()):
+        print(f"ACCURACY {n} {side} {statistics.median(accs):.4f}")
     for n in names:
         r, p = statistics.median(ravel_t[n]), statistics.median(peer_t[n])
         print(f"RATIO {n} {p / r:.3f}")
@@ -56,7 +77,9 @@ WORKLOADS = {
     "np_max_axis0": NUMPY, "np_max_axis1": NUMPY, "np_matmul_256": NUMPY,
     "np_matmul_1024": NUMPY, "np_matmul_2048": NUMPY, "np_small_add": NUMPY,
     "np_small_exp": NUMPY, "autograd_chain": TORCH, "mlp_train": TORCH,
+    "fmnist_resnet20_epoch": TORCH_FMNIST,
 }
+# Without prefixes: every micro workload; programs run when named.
 ALL = list(WORKLOADS)
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-// ravel: n-d arrays, math, and (in later layers) autograd and neural networks in C++20.
+// ravel: n-d arrays and math, autograd, neural-network layers, optimizers, data loading, the
+// model zoo and checkpoints, in C++20. This header includes all of them.
 //
 //   #include <ravel/ravel.h>
 //   using namespace ravel;
@@ -6,13 +7,18 @@
 //   std::cout << linalg::inv(a) << "\n" << a.sum(0) << "\n";
 #pragma once
 #include "ravel/autograd.h"
+#include "ravel/checkpoint.h"
+#include "ravel/data.h"
 #include "ravel/dtype.h"
 #include "ravel/error.h"
 #include "ravel/io.h"
+#include "ravel/models.h"
 #include "ravel/nn.h"
 #include "ravel/ops.h"
 #include "ravel/optim.h"
 #include "ravel/parallel.h"
 #include "ravel/random.h"
+#include "ravel/safetensors.h"
 #include "ravel/scalar.h"
 #include "ravel/tensor.h"
+#include "ravel/train/progress.h"

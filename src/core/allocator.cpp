@@ -27,19 +27,23 @@ struct FreeLists {
   int count[kClasses];
 };
 thread_local FreeLists tls_lists;  // zero-initialised
+// The thread's lists: not yet used, in use (the reaper will free them), or reaped -- blocks
+// freed later in the thread's exit (by thread-locals destroyed after the reaper) go to free().
+enum ReaperState : unsigned char { kUnarmed, kArmed, kReaped };
+thread_local ReaperState tls_reaper_state = kUnarmed;
 struct FreeListsReaper {
   ~FreeListsReaper() {
     for (int c = 0; c < kClasses; ++c) {
       for (int i = 0; i < tls_lists.count[c]; ++i) std::free(tls_lists.slots[c][i]);
       tls_lists.count[c] = 0;
     }
+    tls_reaper_state = kReaped;
   }
 };
-thread_local bool tls_reaper_armed = false;
 
 void arm_reaper() {
   thread_local FreeListsReaper reaper;
-  tls_reaper_armed = true;
+  tls_reaper_state = kArmed;
 }
 
 // Blocks of 4 MiB and more are 2 MiB aligned and asked to use transparent huge pages (as NumPy
@@ -124,8 +128,8 @@ void deallocate_bytes(void* p, size_t nbytes) {
   if (nbytes > kMaxSmall) return large_free(p, nbytes);
   int c = size_class(nbytes);
   FreeLists& fl = tls_lists;
-  if (fl.count[c] < kSlots) {
-    if (!tls_reaper_armed) [[unlikely]]
+  if (fl.count[c] < kSlots && tls_reaper_state != kReaped) {
+    if (tls_reaper_state == kUnarmed) [[unlikely]]
       arm_reaper();
     fl.slots[c][fl.count[c]++] = p;
     return;

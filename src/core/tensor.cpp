@@ -669,8 +669,10 @@ Tensor empty(const Shape& shape, DType dtype) {
   for (size_t d = shape.size(); d-- > 0;) {
     RAVEL_CHECK(shape[d] >= 0, "empty: negative dimension ", shape[d], " in shape ", shape);
     impl->strides[d] = stride;
-    stride *= std::max<int64_t>(shape[d], 1);
-    numel *= shape[d];
+    // Overflow-checked: a zero dim next to huge ones has no elements but still needs strides.
+    bool overflow = __builtin_mul_overflow(stride, std::max<int64_t>(shape[d], 1), &stride);
+    overflow |= __builtin_mul_overflow(numel, shape[d], &numel);
+    RAVEL_CHECK(!overflow, "empty: shape ", shape, " is too large (its size overflows int64)");
   }
   impl->dtype = dtype;
   impl->storage = std::allocate_shared<Storage>(PoolAllocator<Storage>(),

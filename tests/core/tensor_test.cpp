@@ -133,6 +133,9 @@ TEST(Tensor, ItemAndErrors) {
     EXPECT_NE(std::string(e.what()).find("[2, 2]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(empty({-1}), Error);
+  // Sizes that overflow int64 are errors, also when a zero dim makes the tensor empty.
+  EXPECT_THROW(empty({int64_t{1} << 40, int64_t{1} << 40}), Error);
+  EXPECT_THROW(empty({0, int64_t{1} << 40, int64_t{1} << 40}), Error);
   EXPECT_THROW(zeros({2}).data_ptr<double>(), Error);
   EXPECT_THROW(Tensor().shape(), Error);
   EXPECT_THROW(arange(0, 5, 0), Error);
