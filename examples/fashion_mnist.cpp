@@ -206,6 +206,8 @@ int main(int argc, char** argv) {
     sgd.weight_decay = 0;
     opt.add_param_group(no_decay, sgd);
     const int64_t steps_per_epoch = train_loader.num_batches();
+    RAVEL_CHECK(steps_per_epoch > 0, "the training set (", train_set.images.shape()[0],
+                " images) is smaller than one batch (", cfg.batch_size, ")");
     optim::OneCycleLR sched(opt, cfg.lr, cfg.epochs * steps_per_epoch, {.pct_start = 0.25});
 
     TrainingState state{.model = model.get(), .optimizer = &opt, .scheduler = &sched};

@@ -41,6 +41,22 @@ decltype(auto) visit_dtype(DType t, F&& f) {
   detail::throw_error("internal: unknown dtype ", static_cast<int>(t));
 }
 
+// Runs f.template operator()<U>() with U an unsigned integer of the given item size (1, 2, 4 or
+// 8 bytes): copies and gathers move bytes and need no more than the element's width.
+template <typename F>
+void visit_itemsize(size_t size, F&& f) {
+  switch (size) {
+    case 1:
+      return f.template operator()<uint8_t>();
+    case 2:
+      return f.template operator()<uint16_t>();
+    case 4:
+      return f.template operator()<uint32_t>();
+    default:
+      return f.template operator()<uint64_t>();
+  }
+}
+
 template <typename T>
 struct ComputeType {
   using type = T;

@@ -120,28 +120,13 @@ uint64_t value_bits(double value, DType dt) {
   return bits;
 }
 
-// Calls f<U>() with an unsigned type of the dtype's size: copies need no more than the bytes.
-template <typename F>
-void visit_bits(DType dt, F&& f) {
-  switch (itemsize(dt)) {
-    case 1:
-      return f.template operator()<uint8_t>();
-    case 2:
-      return f.template operator()<uint16_t>();
-    case 4:
-      return f.template operator()<uint32_t>();
-    default:
-      return f.template operator()<uint64_t>();
-  }
-}
-
 // out[c, i, j] = in[c, ys[i], xs[j]], or fill where ys[i] or xs[j] is -1. `maps` holds ys then
 // xs.
 Tensor remap(const Image& in, const std::vector<int64_t>& maps, int64_t oh, int64_t ow,
              double fill) {
   Tensor out = new_image(in, oh, ow);
   uint64_t bits = value_bits(fill, in.t.dtype());
-  visit_bits(in.t.dtype(), [&]<typename U>() {
+  visit_itemsize(in.t.itemsize(), [&]<typename U>() {
     U f;
     std::memcpy(&f, &bits, sizeof(U));
     remap_kernel(static_cast<const U*>(in.t.raw_data()), static_cast<U*>(out.raw_data()), in,
@@ -440,7 +425,7 @@ Tensor erase(const Tensor& img, int64_t top, int64_t left, int64_t height, int64
               " expected inside the ", in.h, " x ", in.w, " image");
   Tensor out = in.t.clone();
   uint64_t bits = value_bits(value, in.t.dtype());
-  visit_bits(in.t.dtype(), [&]<typename U>() {
+  visit_itemsize(in.t.itemsize(), [&]<typename U>() {
     U v;
     std::memcpy(&v, &bits, sizeof(U));
     U* p = static_cast<U*>(out.raw_data());

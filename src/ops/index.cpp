@@ -21,21 +21,6 @@ namespace {
 
 constexpr int64_t kSerial = std::numeric_limits<int64_t>::max() / 4;  // grain: never split
 
-// Runs f.template operator()<U>() with U an unsigned integer of the given item size.
-template <typename F>
-void visit_itemsize(size_t size, F&& f) {
-  switch (size) {
-    case 1:
-      return f.template operator()<uint8_t>();
-    case 2:
-      return f.template operator()<uint16_t>();
-    case 4:
-      return f.template operator()<uint32_t>();
-    default:
-      return f.template operator()<uint64_t>();
-  }
-}
-
 // Throws unless every value of the int64 tensor `idx` is in [-size, size).
 void check_bounds(const Tensor& idx, int64_t size, int64_t axis, const char* op) {
   int64_t bad = 0;

@@ -14,6 +14,7 @@
 
 #include "support/expect_error.h"
 #include "support/numpy_oracle.h"
+#include "support/temp_dir.h"
 
 namespace ravel::data {
 namespace {
@@ -93,20 +94,7 @@ void write_file(const fs::path& path, const std::string& bytes) {
 // Python string literal for a path.
 std::string py(const fs::path& p) { return "'" + p.string() + "'"; }
 
-// A fresh directory per test, removed afterwards.
-class Readers : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ravel_readers_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path path(const std::string& name) const { return dir_ / name; }
-  fs::path dir_;
-};
+class Readers : public testing::TempDirTest {};
 
 // ---------------------------------------------------------------- IDX
 TEST_F(Readers, IdxEveryTypeMatchesNumpy) {
@@ -146,8 +134,8 @@ TEST_F(Readers, IdxEveryTypeMatchesNumpy) {
     EXPECT_TRUE(matches(idx_from_bytes(gz.data(), gz.size()), want));
     write_file(path("x.idx"), files[i]);
     write_file(path("x.idx.gz"), gz);
-    EXPECT_TRUE(matches(read_idx(path("x.idx").string()), want));
-    EXPECT_TRUE(matches(read_idx(path("x.idx.gz").string()), want));
+    EXPECT_TRUE(matches(read_idx(path("x.idx")), want));
+    EXPECT_TRUE(matches(read_idx(path("x.idx.gz")), want));
   }
   const Tensor& py_gz = np.result(h_py_gz);
   EXPECT_TRUE(matches(idx_from_bytes(py_gz.raw_data(), py_gz.nbytes()), np.result(handles[2])));
@@ -204,7 +192,7 @@ TEST_F(Readers, IdxMalformed) {
       {"IDX dims [0, 4294967295, 4294967295, 3] overflow"});
   bad(std::string{0, 0, 8, 2, 0, 1, 0, 0, 0, 1, 0, 0, 1, 2},
       {"[65536, 65536] of uint8 need 4294967296 bytes, only 2 are there"});
-  std::string missing = path("nope.idx").string();
+  std::string missing = path("nope.idx");
   expect_error([&] { read_idx(missing); }, {"read_idx", missing, "No such file or directory"});
   expect_error([&] { read_idx(dir_.string()); }, {"not a regular file"});
 }
@@ -266,7 +254,7 @@ TEST_F(Readers, MnistDirectoryAndErrors) {
   expect_error([&] { load_mnist(dir_.string(), Split::Test); },
                {"load_mnist", (dir_ / "t10k-images-idx3-ubyte").string(),
                 "t10k-images-idx3-ubyte.gz' exists"});
-  expect_error([&] { load_fashion_mnist(Split::Test, path("missing").string()); },
+  expect_error([&] { load_fashion_mnist(Split::Test, path("missing")); },
                {"missing/t10k-images-idx3-ubyte"});
   write_file(path("t10k-images-idx3-ubyte"), idx_bytes(images));
   write_file(path("t10k-labels-idx1-ubyte"), idx_bytes(from_vector<uint8_t>({1, 10, 2})));
@@ -325,7 +313,7 @@ TEST_F(Readers, Cifar10LayoutMatchesNumpy) {
   LabelledImages test = load_cifar10(dir_.string(), Split::Test);
   EXPECT_TRUE(matches(test.images, np.result(test_images)));
   EXPECT_TRUE(matches(test.labels, np.result(test_labels)));
-  LabelledImages batch = read_cifar_batch(path("test_batch.bin").string());
+  LabelledImages batch = read_cifar_batch(path("test_batch.bin"));
   EXPECT_TRUE(matches(batch.images, test.images));
   EXPECT_EQ(batch.num_classes, test.labels.max().item<int64_t>() + 1);
 }
@@ -357,7 +345,7 @@ TEST_F(Readers, CifarErrors) {
   std::string first = (dir_ / "data_batch_1.bin").string();
   expect_error([&] { load_cifar10(dir_.string(), Split::Train); },
                {"load_cifar10", first, "No such file or directory"});
-  expect_error([&] { load_cifar10(path("none").string(), Split::Test); },
+  expect_error([&] { load_cifar10(path("none"), Split::Test); },
                {"none/test_batch.bin", "No such file"});
   expect_error([&] { load_cifar100(dir_.string(), Split::Test); }, {"load_cifar100", "test.bin"});
   write_file(path("test_batch.bin"), cifar_records(2, 1, 10, 1) + "x");
@@ -373,8 +361,8 @@ TEST_F(Readers, CifarErrors) {
   expect_error([&] { load_cifar10(dir_.string(), Split::Test); },
                {"batches.meta.txt' names 2 classes, expected 10"});
   write_file(path("empty.bin"), "");
-  expect_error([&] { read_cifar_batch(path("empty.bin").string()); }, {"empty.bin", "empty"});
-  expect_error([&] { read_cifar_batch(path("test_batch.bin").string(), 2, 2); },
+  expect_error([&] { read_cifar_batch(path("empty.bin")); }, {"empty.bin", "empty"});
+  expect_error([&] { read_cifar_batch(path("test_batch.bin"), 2, 2); },
                {"label_index 2 is out of range for 2 label byte(s)"});
 }
 
@@ -406,14 +394,13 @@ TEST_F(Readers, CsvNumericMatchesNumpy) {
   int labels2 = np.add(load2 + "[:, 0].astype(np.int64)", {});
   np.run();
   for (const char* label : {"label", "-1", "3"}) {
-    CsvTable t = read_csv(path("n.csv").string(), {.label_column = label});
+    CsvTable t = read_csv(path("n.csv"), {.label_column = label});
     EXPECT_TRUE(matches(t.features, np.result(features)));
     EXPECT_TRUE(matches(t.labels, np.result(labels)));
     EXPECT_EQ(t.feature_names, (std::vector<std::string>{"a", "b", "c"}));
     EXPECT_TRUE(t.class_names.empty());  // numeric labels are the class indices
   }
-  CsvTable t2 =
-      read_csv(path("m.csv").string(), {.header = false, .delimiter = ';', .label_column = "0"});
+  CsvTable t2 = read_csv(path("m.csv"), {.header = false, .delimiter = ';', .label_column = "0"});
   EXPECT_TRUE(matches(t2.features, np.result(features2)));
   EXPECT_TRUE(matches(t2.labels, np.result(labels2)));
   EXPECT_EQ(t2.feature_names, (std::vector<std::string>{"1", "2"}));
@@ -444,7 +431,7 @@ TEST_F(Readers, CsvQuotingAndTextLabels) {
           rows + ")",
       {});
   np.run();
-  CsvTable t = read_csv(path("q.csv").string(), {.label_column = "species"});
+  CsvTable t = read_csv(path("q.csv"), {.label_column = "species"});
   EXPECT_TRUE(matches(t.features, np.result(features)));
   EXPECT_TRUE(matches(t.labels, np.result(labels)));
   EXPECT_EQ(t.feature_names, (std::vector<std::string>{"x, first", "y \"q\""}));
@@ -485,7 +472,7 @@ TEST_F(Readers, CsvErrors) {
   bad("a,b\n1,x\n", {.label_column = "b", .labels_are_classes = false},
       {"line 2, column 'b': 'x' is not a number"});
   bad("a\"b\n", {.delimiter = '"'}, {"delimiter cannot be a quote"});
-  std::string missing = path("no.csv").string();
+  std::string missing = path("no.csv");
   expect_error([&] { read_csv(missing); }, {"read_csv", missing, "No such file or directory"});
 }
 

@@ -30,6 +30,7 @@
 #include "ravel/parallel.h"
 #include "ravel/random.h"
 #include "support/expect_error.h"
+#include "support/temp_dir.h"
 
 namespace ravel {
 namespace {
@@ -38,19 +39,7 @@ namespace fs = std::filesystem;
 namespace F = nn::functional;
 using testing::expect_error;
 
-class CheckpointTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ravel_ckpt_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class CheckpointTest : public testing::TempDirTest {};
 
 // Conv2d + BatchNorm2d (buffers) + Dropout (draws from the default generator) + Linear, on
 // [N, 2, 6, 6] inputs.

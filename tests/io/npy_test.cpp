@@ -12,6 +12,7 @@
 #include "ravel/io.h"
 #include "support/expect_error.h"
 #include "support/numpy_oracle.h"
+#include "support/temp_dir.h"
 
 namespace ravel {
 namespace {
@@ -23,20 +24,7 @@ using testing::all_dtypes;
 using testing::matches;
 using testing::NumpyOracle;
 
-// A fresh directory per test, removed afterwards.
-class NpyTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ravel_npy_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class NpyTest : public testing::TempDirTest {};
 
 // Values that exercise each dtype: negatives, fractions, large magnitudes (wrapped/cast by
 // to()), deterministic.

@@ -22,6 +22,7 @@
 #include "ravel/ops.h"
 #include "support/expect_error.h"
 #include "support/numpy_oracle.h"
+#include "support/temp_dir.h"
 
 namespace ravel {
 namespace {
@@ -33,19 +34,7 @@ using testing::matches;
 using testing::TorchOracle;
 using namespace std::string_literals;
 
-class SafetensorsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ravel_st_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class SafetensorsTest : public testing::TempDirTest {};
 
 std::string read_file(const std::string& p) {
   std::ifstream f(p, std::ios::binary);

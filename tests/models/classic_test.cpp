@@ -27,15 +27,11 @@ using ravel::testing::check_parity;
 using ravel::testing::expect_error;
 using ravel::testing::Parity;
 using ravel::testing::ParitySpec;
+using ravel::testing::random_input;
 using ravel::testing::randomize_batch_norms;
 using ravel::testing::TorchOracle;
 
 namespace {
-
-Tensor input(const Shape& shape, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, gen);
-}
 
 // The torch twin of each zoo model built with kZoo.
 const models::ZooOptions kZoo{.num_classes = 1000, .in_channels = 3, .input_size = 32};
@@ -102,7 +98,7 @@ TEST(ModelZoo, EveryModelBuildsRunsAndMatchesTorch) {
       net->eval();
       {
         NoGradGuard ng;
-        z.output_shape = (*net)(input({1, 3, 32, 32}, 2)).shape();
+        z.output_shape = (*net)(random_input({1, 3, 32, 32}, 2)).shape();
       }
       if (name == "vgg11_bn") {
         auto vgg = std::dynamic_pointer_cast<nn::Sequential>(net);
@@ -114,7 +110,7 @@ TEST(ModelZoo, EveryModelBuildsRunsAndMatchesTorch) {
         EXPECT_TRUE(array_equal(fc->bias, zeros({1000})));
         auto features = net->child("features");
         randomize_batch_norms(*features, 3);
-        features_parity = add_parity(torch, *features, input({2, 3, 32, 32}, 4),
+        features_parity = add_parity(torch, *features, random_input({2, 3, 32, 32}, 4),
                                      {.torch_ctor = "torchvision.models.vgg11_bn().features",
                                       .grads = {"0.weight", "25.weight", "26.bias"},
                                       .buffers = {"1.running_mean", "26.running_var"}});
@@ -169,22 +165,22 @@ TEST(ClassicParity, LeNet5AndMlpsMatchTorch) {
   std::vector<std::pair<std::string, Parity>> cases;
   manual_seed(5);
   auto lenet28 = models::lenet5();
-  cases.emplace_back("lenet5 28x28", add_parity(torch, *lenet28, input({3, 1, 28, 28}, 5),
+  cases.emplace_back("lenet5 28x28", add_parity(torch, *lenet28, random_input({3, 1, 28, 28}, 5),
                                                 {.torch_ctor = "lenet5(1, 10, 28)",
                                                  .grads = {"0.weight", "3.bias", "7.weight"}}));
   auto lenet32 = models::lenet5({.num_classes = 4, .in_channels = 2, .input_size = 32});
-  cases.emplace_back("lenet5 32x32", add_parity(torch, *lenet32, input({2, 2, 32, 32}, 6),
+  cases.emplace_back("lenet5 32x32", add_parity(torch, *lenet32, random_input({2, 2, 32, 32}, 6),
                                                 {.torch_ctor = "lenet5(2, 4, 32)",
                                                  .grads = {"0.weight", "11.weight"}}));
   auto mlp_bn = models::mlp({12, 16, 8, 3}, {.activation = "gelu", .batch_norm = true});
   randomize_batch_norms(*mlp_bn, 7);
   cases.emplace_back("mlp batch norm gelu",
-                     add_parity(torch, *mlp_bn, input({5, 3, 4}, 8),
+                     add_parity(torch, *mlp_bn, random_input({5, 3, 4}, 8),
                                 {.torch_ctor = "mlp([12, 16, 8, 3], nn.GELU, bn=True)",
                                  .grads = {"1.weight", "2.weight", "7.bias"},
                                  .buffers = {"2.running_mean", "5.running_var"}}));
   auto mlp_tanh = models::mlp({6, 5, 2}, {.activation = "tanh"});
-  cases.emplace_back("mlp tanh", add_parity(torch, *mlp_tanh, input({4, 6}, 9),
+  cases.emplace_back("mlp tanh", add_parity(torch, *mlp_tanh, random_input({4, 6}, 9),
                                             {.torch_ctor = "mlp([6, 5, 2], nn.Tanh)",
                                              .grads = {"1.weight", "3.bias"}}));
   struct Count {

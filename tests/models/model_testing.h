@@ -161,6 +161,12 @@ class PreActBottleneck(nn.Module):
 
 // The floating entries of m's state_dict (parameters and running statistics), flattened, in
 // order, as float32.
+// A standard-normal input of the given shape, from its own seed.
+inline Tensor random_input(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  return randn(shape, gen);
+}
+
 inline Tensor flat_state(const nn::Module& m) {
   std::vector<Tensor> parts;
   for (const auto& [name, t] : m.state_dict())

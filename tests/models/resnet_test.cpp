@@ -26,17 +26,11 @@ using ravel::testing::check_parity;
 using ravel::testing::expect_error;
 using ravel::testing::Parity;
 using ravel::testing::ParitySpec;
+using ravel::testing::random_input;
 using ravel::testing::randomize_batch_norms;
 using ravel::testing::TorchOracle;
 
-namespace {
-
-Tensor input(const Shape& shape, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, gen);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // Every variant in one test (ctest runs each test in its own process; one python process pays
 // the torch import once). The scripts check that names (in order) and shapes equal torch's and
@@ -54,7 +48,7 @@ TEST(ResNetParity, EveryVariantMatchesTorch) {
   manual_seed(3);
   auto r18 = models::resnet18({.num_classes = 10});
   randomize_batch_norms(*r18, 4);
-  add("resnet18", *r18, input({2, 3, 64, 64}, 5),
+  add("resnet18", *r18, random_input({2, 3, 64, 64}, 5),
       {.torch_ctor = "torchvision.models.resnet18(num_classes=10)",
        .grads = {"conv1.weight", "layer2.0.downsample.0.weight", "layer3.1.bn2.weight",
                  "layer4.0.conv1.weight", "fc.weight", "fc.bias"},
@@ -63,19 +57,19 @@ TEST(ResNetParity, EveryVariantMatchesTorch) {
 
   auto r20 = models::resnet20({.num_classes = 10, .in_channels = 1});
   randomize_batch_norms(*r20, 7);
-  add("resnet20", *r20, input({4, 1, 28, 28}, 8),
+  add("resnet20", *r20, random_input({4, 1, 28, 28}, 8),
       {.torch_ctor = "CifarResNet(20, 1, 10)",
        .grads = {"conv1.weight", "layer2.0.conv1.weight", "layer3.2.bn2.bias", "fc.weight"},
        .buffers = {"bn1.running_var", "layer3.0.bn1.running_mean"}});
   auto r20b = models::resnet20({.num_classes = 10, .cifar_shortcut = models::Shortcut::Projection});
   randomize_batch_norms(*r20b, 9);
-  add("resnet20 option B", *r20b, input({2, 3, 16, 16}, 10),
+  add("resnet20 option B", *r20b, random_input({2, 3, 16, 16}, 10),
       {.torch_ctor = "CifarResNet(20, 3, 10, option='B')",
        .grads = {"layer3.0.downsample.0.weight", "layer3.0.downsample.1.bias"}});
 
   auto r50 = models::resnet50();
   randomize_batch_norms(*r50, 11);
-  add("resnet50", *r50, input({1, 3, 64, 64}, 12),
+  add("resnet50", *r50, random_input({1, 3, 64, 64}, 12),
       {.torch_ctor = "torchvision.models.resnet50()", .modes = {false}, .backward = false});
 
   // The pre-activation blocks in small networks (both shortcut kinds) and the bottleneck.
@@ -94,17 +88,17 @@ TEST(ResNetParity, EveryVariantMatchesTorch) {
   for (auto* m : std::vector<nn::Module*>{pre_a.get(), pre_b.get(), bottleneck.get(),
                                           bottleneck_identity.get()})
     randomize_batch_norms(*m, 13);
-  add("preact zero pad", *pre_a, input({2, 2, 12, 12}, 14),
+  add("preact zero pad", *pre_a, random_input({2, 2, 12, 12}, 14),
       {.torch_ctor = "CifarResNet(8, 2, 3, pre=True, w=4)",
        .grads = {"conv1.weight", "layer2.0.bn1.weight"},
        .buffers = {"bn_final.running_var"}});
-  add("preact projection", *pre_b, input({2, 2, 12, 12}, 15),
+  add("preact projection", *pre_b, random_input({2, 2, 12, 12}, 15),
       {.torch_ctor = "CifarResNet(14, 2, 3, option='B', pre=True, w=4)",
        .grads = {"layer3.0.downsample.0.weight"}});
-  add("preact bottleneck", *bottleneck, input({2, 8, 6, 6}, 16),
+  add("preact bottleneck", *bottleneck, random_input({2, 8, 6, 6}, 16),
       {.torch_ctor = "PreActBottleneck(8, 4, 2)",
        .grads = {"conv3.weight", "downsample.1.weight"}});
-  add("preact bottleneck identity", *bottleneck_identity, input({2, 16, 5, 5}, 17),
+  add("preact bottleneck identity", *bottleneck_identity, random_input({2, 16, 5, 5}, 17),
       {.torch_ctor = "PreActBottleneck(16, 4, 1)", .grads = {"bn1.bias"}});
   // The paper's 0.27M parameters of ResNet-20 (10 classes, 3 channels), both shortcuts.
   auto r20a = models::resnet20();
@@ -144,7 +138,7 @@ TEST(ResNetInit, TorchvisionInitAndZeroInitResidual) {
   // block of layer1 returns relu(x).
   block = net->layer1->at<models::BasicBlock>(0);
   block->eval();
-  Tensor x = input({1, 64, 4, 4}, 19);
+  Tensor x = random_input({1, 64, 4, 4}, 19);
   EXPECT_TRUE(array_equal((*block)(x), maximum(x, 0.0f)));
   // The CIFAR ResNets: kaiming_normal(fan_in) convs and fc weight (akamaster's _weights_init).
   auto cifar = models::resnet20();
@@ -159,20 +153,20 @@ TEST(ResNetShapes, BlocksAndVariantsProduceTheDocumentedShapes) {
   models::ResNet preact(models::BlockKind::PreActBottleneck, {1, 1, 1, 1},
                         {.num_classes = 5, .in_channels = 1, .width = 8});
   ASSERT_NE(preact.bn_final, nullptr);
-  EXPECT_EQ(preact(input({2, 1, 32, 32}, 21)).shape(), (Shape{2, 5}));
+  EXPECT_EQ(preact(random_input({2, 1, 32, 32}, 21)).shape(), (Shape{2, 5}));
   EXPECT_EQ(preact.fc->in_features, 8 * 8 * 4);
   // Blocks: [N, in, H, W] -> [N, planes * expansion, H / s, W / s].
   models::Bottleneck b(16, 8, {.stride = 2});
-  EXPECT_EQ(b(input({1, 16, 7, 7}, 22)).shape(), (Shape{1, 32, 4, 4}));
+  EXPECT_EQ(b(random_input({1, 16, 7, 7}, 22)).shape(), (Shape{1, 32, 4, 4}));
   models::BasicBlock a(8, 16, {.stride = 2, .shortcut = models::Shortcut::ZeroPad});
   EXPECT_EQ(a.downsample, nullptr);
   EXPECT_EQ(a.num_parameters(), 8 * 16 * 9 + 16 * 16 * 9 + 4 * 16);
-  EXPECT_EQ(a(input({1, 8, 6, 6}, 23)).shape(), (Shape{1, 16, 3, 3}));
+  EXPECT_EQ(a(random_input({1, 8, 6, 6}, 23)).shape(), (Shape{1, 16, 3, 3}));
   // Wider CIFAR nets and any input size.
   auto wide = models::resnet20({.num_classes = 10, .in_channels = 1, .cifar_width = 32});
   EXPECT_EQ(wide->fc->in_features, 128);
   wide->eval();
-  EXPECT_EQ((*wide)(input({1, 1, 9, 9}, 24)).shape(), (Shape{1, 10}));
+  EXPECT_EQ((*wide)(random_input({1, 1, 9, 9}, 24)).shape(), (Shape{1, 10}));
 }
 
 TEST(ResNetErrors, BadInputsAndOptionsNameTheLayer) {
