@@ -45,12 +45,14 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
     v.emplace_back("vgg11_bn", vgg(vgg11_bn, "vgg11_bn"));
     v.emplace_back("vgg16_bn", vgg(vgg16_bn, "vgg16_bn"));
     using ImageNet = std::shared_ptr<ResNet> (*)(ResNetOptions);
-    for (auto [name, make] : {std::pair<const char*, ImageNet>{"resnet18", resnet18},
+    for (const auto& entry : {std::pair<const char*, ImageNet>{"resnet18", resnet18},
                               {"resnet34", resnet34},
                               {"resnet50", resnet50},
                               {"resnet101", resnet101},
-                              {"resnet152", resnet152}})
-      v.emplace_back(name, [make](const ZooOptions& o) { return make(resnet_options(o)); });
+                              {"resnet152", resnet152}}) {
+      ImageNet make = entry.second;  // a plain variable: clang 14 cannot capture a binding
+      v.emplace_back(entry.first, [make](const ZooOptions& o) { return make(resnet_options(o)); });
+    }
     for (bool pre : {false, true})
       for (int64_t depth : {20, 32, 44, 56, 110})
         v.emplace_back((pre ? "preact_resnet" : "resnet") + std::to_string(depth),
