@@ -55,7 +55,8 @@ std::vector<double> vector_of(const StateDict& dict, const std::string& key, siz
 
 // Unknown keys are errors: a dict from another scheduler type must not load silently.
 void check_known(const StateDict& dict, const StateDict& known, const char* who) {
-  for (const auto& [k, t] : dict) {
+  for (const auto& entry : dict) {
+    const std::string& k = entry.first;
     bool found =
         std::any_of(known.begin(), known.end(), [&](const auto& kv) { return kv.first == k; });
     RAVEL_CHECK(found, who, ": load_state_dict: unexpected key '", k, "'");
