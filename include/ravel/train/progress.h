@@ -19,7 +19,7 @@
 namespace ravel::train {
 
 struct ProgressOptions {
-  std::string title;         // shown first, e.g. "epoch 3/15"
+  std::string title = "";    // shown first, e.g. "epoch 3/15"
   std::string unit = "img";  // what update()'s count counts, for the rate: "1850 img/s"
   int width = 30;            // characters of the bar
   int interactive = -1;      // -1: when the stream is a terminal; 0/1 force it
