@@ -9,6 +9,14 @@
 
 namespace ravel::train {
 
+namespace {
+// A metric's running average from its (weighted sum, total weight); steps of zero units leave
+// the weight at 0, and then the sum is the answer.
+double running_mean(const std::pair<double, double>& sum_weight) {
+  return sum_weight.second > 0 ? sum_weight.first / sum_weight.second : sum_weight.first;
+}
+}  // namespace
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   auto s = static_cast<int64_t>(std::llround(seconds));
@@ -35,7 +43,7 @@ double ProgressBar::elapsed_seconds() const {
 
 double ProgressBar::average(const std::string& metric) const {
   for (const auto& [name, sw] : sums_)
-    if (name == metric) return sw.second > 0 ? sw.first / sw.second : sw.first;
+    if (name == metric) return running_mean(sw);
   return std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -83,8 +91,7 @@ void ProgressBar::draw(bool final_line, const Metrics& extra) {
     line += buf;
   }
   for (const auto& [name, sw] : sums_) {
-    std::snprintf(buf, sizeof buf, "  %s %.4f", name.c_str(),
-                  sw.second > 0 ? sw.first / sw.second : 0.0);
+    std::snprintf(buf, sizeof buf, "  %s %.4f", name.c_str(), running_mean(sw));
     line += buf;
   }
   for (const auto& [name, value] : extra) {
