@@ -1,7 +1,8 @@
 # Sourced by demo.sh and test.sh: installs the Debian 12 packages ravel needs, only those missing.
 RAVEL_PACKAGES=(build-essential cmake ninja-build ccache pkg-config libopenblas-dev liblapacke-dev
                 libgtest-dev zlib1g-dev python3-numpy python3-torch python3-torchvision libdnnl-dev
-                nlohmann-json3-dev dataset-fashion-mnist clang-format git)
+                nlohmann-json3-dev dataset-fashion-mnist clang-format git libcli11-dev libpng-dev
+                libturbojpeg0-dev python3-sklearn python3-pil)
 
 install_deps() {
   local missing=()
