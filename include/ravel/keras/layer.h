@@ -64,9 +64,9 @@ class Symbol {
 struct Node {
   std::shared_ptr<Layer> layer;  // null for an Input
   std::vector<Symbol> inputs;
-  Shape shape;                   // of the output, without the batch dimension
+  Shape shape;  // of the output, without the batch dimension
   DType dtype = DType::Float32;
-  std::string input_name;        // for an Input: its name ("input_1", or as given)
+  std::string input_name;  // for an Input: its name ("input_1", or as given)
 };
 
 // A model input: `shape` without the batch dimension. dtype Int64 for token ids (Embedding).
@@ -81,6 +81,10 @@ class Layer : public nn::Module {
   const std::string& name() const { return name_; }
   std::string type_name() const override { return type_; }
   bool built() const { return built_; }
+  // The input shapes (batch dimension included) of the call that built the layer.
+  const std::vector<Shape>& built_input_shapes() const { return built_input_shapes_; }
+  // "layer \"dense_1\" (Dense)": how errors name the layer.
+  std::string describe() const;
 
   // ---- eager calls ----
   // forward(x) == call({x}); layers that take several inputs (Add, Concatenate) are called with
@@ -114,6 +118,7 @@ class Layer : public nn::Module {
  private:
   std::string type_, name_;
   bool built_ = false;
+  std::vector<Shape> built_input_shapes_;
 };
 
 // A shared_ptr to a layer that can also be called like the layer: on Symbols (functional API)
