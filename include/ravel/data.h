@@ -14,6 +14,7 @@
 //   for (data::Batch& b : loader) { /* b.input: float32 [128, 1, 28, 28], b.target: int64 */ }
 #pragma once
 #include "ravel/data/dataset.h"
+#include "ravel/data/image_folder.h"
 #include "ravel/data/loader.h"
 #include "ravel/data/readers.h"
 #include "ravel/data/transforms.h"
