@@ -140,7 +140,8 @@ class CSVLogger : public Callback {
   char separator_;
   bool append_;
   std::FILE* file_ = nullptr;
-  std::vector<std::string> keys_;
+  std::vector<std::string> keys_;  // the first epoch's keys
+  bool write_header_ = true;       // false when appending to a file that has lines
 };
 
 // Stops training when a batch's loss is NaN or infinite.
@@ -155,12 +156,24 @@ struct LambdaCallback : Callback {
   std::function<void(int, const Logs&)> epoch_begin;
   std::function<void(int, Logs&)> epoch_end;
   std::function<void(int64_t, const Logs&)> batch_begin, batch_end;
-  void on_train_begin(const Logs& l) override { if (train_begin) train_begin(l); }
-  void on_train_end(const Logs& l) override { if (train_end) train_end(l); }
-  void on_epoch_begin(int e, const Logs& l) override { if (epoch_begin) epoch_begin(e, l); }
-  void on_epoch_end(int e, Logs& l) override { if (epoch_end) epoch_end(e, l); }
-  void on_train_batch_begin(int64_t b, const Logs& l) override { if (batch_begin) batch_begin(b, l); }
-  void on_train_batch_end(int64_t b, const Logs& l) override { if (batch_end) batch_end(b, l); }
+  void on_train_begin(const Logs& l) override {
+    if (train_begin) train_begin(l);
+  }
+  void on_train_end(const Logs& l) override {
+    if (train_end) train_end(l);
+  }
+  void on_epoch_begin(int e, const Logs& l) override {
+    if (epoch_begin) epoch_begin(e, l);
+  }
+  void on_epoch_end(int e, Logs& l) override {
+    if (epoch_end) epoch_end(e, l);
+  }
+  void on_train_batch_begin(int64_t b, const Logs& l) override {
+    if (batch_begin) batch_begin(b, l);
+  }
+  void on_train_batch_end(int64_t b, const Logs& l) override {
+    if (batch_end) batch_end(b, l);
+  }
 };
 
 }  // namespace ravel::keras

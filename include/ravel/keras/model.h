@@ -14,7 +14,7 @@
 //   Tensor probs = model->predict(x_test);
 //   model->summary();                                               // Keras' table
 //   save_model(*model, "fmnist.ravel");                             // one file
-//   auto again = load_model("fmnist.ravel");                        // compiled, optimizer state too
+//   auto again = load_model("fmnist.ravel");                   // compiled, optimizer state too
 //
 //   // Functional: a residual block in a few lines.
 //   Symbol in = Input({3, 32, 32});
@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ravel/data/dataset.h"
@@ -51,6 +52,9 @@ namespace ravel::keras {
 
 class Callback;
 class Metric;  // keras/metrics.h
+namespace layers {
+class InputLayer;
+}
 
 // Per-epoch (or per-batch) values by name: "loss", "accuracy", "val_loss", "lr", ...
 using Logs = std::map<std::string, double>;
@@ -67,8 +71,10 @@ struct History {
 // A loss by Keras name or as a function. Names: "sparse_categorical_crossentropy" (integer
 // labels), "categorical_crossentropy" (one-hot or soft labels), "binary_crossentropy",
 // "mean_squared_error"/"mse", "mean_absolute_error"/"mae", "huber". Keras' default: the
-// crossentropies expect probabilities (a softmax/sigmoid last layer); from_logits = true for raw
-// scores.
+// crossentropies expect probabilities (a softmax/sigmoid last layer), clipped to
+// [1e-7, 1 - 1e-7] as Keras does; from_logits = true for raw scores. Classes lie along axis 1
+// (channels-first, like PyTorch): y_pred [N, C, ...]. A loss over several values per example
+// is their mean; [N] targets are taken for [N, 1] predictions, as Keras expands them.
 struct Loss {
   // y_pred [N, ...], y_true [N, ...] -> per-example losses [N].
   using Fn = std::function<Tensor(const Tensor& y_pred, const Tensor& y_true)>;
@@ -78,11 +84,14 @@ struct Loss {
   Fn fn;  // a custom loss (name is then only its label)
 
   Loss() = default;
-  Loss(const char* n) : name(n) {}         // NOLINT: implicit, so .loss = "mse" reads as Keras
+  Loss(const char* n) : name(n) {}             // NOLINT: implicit, so .loss = "mse" reads as Keras
   Loss(std::string n) : name(std::move(n)) {}  // NOLINT
   Loss(std::string n, bool logits, double smoothing = 0.0)
       : name(std::move(n)), from_logits(logits), label_smoothing(smoothing) {}
-  Loss(std::string label, Fn f) : name(std::move(label)), fn(std::move(f)) {}
+  // A function (a template so that a lambda does not also match (name, bool from_logits)).
+  template <typename Fun, typename = std::enable_if_t<
+                              std::is_invocable_r_v<Tensor, Fun, const Tensor&, const Tensor&>>>
+  Loss(std::string label, Fun f) : name(std::move(label)), fn(std::move(f)) {}
   // Per-example losses [N] of a batch.
   Tensor per_example(const Tensor& y_pred, const Tensor& y_true) const;
 };
@@ -90,8 +99,10 @@ struct Loss {
 // An optimizer by name with hyper-parameters, or built by a function once the model's
 // parameters exist (the model may be built lazily by its first batch). Names: "sgd", "adam",
 // "adamw", "rmsprop", "adagrad", "adadelta", "lion"; options are the optimizer's option names
-// ("lr" (alias "learning_rate"), "momentum", "weight_decay", "nesterov", ...). Keras' default
-// learning rates: 0.01 for sgd, 0.001 for the others.
+// ("lr" (alias "learning_rate"), "momentum", "weight_decay", "nesterov", ...; Keras' spellings
+// "beta_1", "beta_2", "epsilon" and rmsprop's "rho" work too). Keras' default learning rates:
+// 0.01 for sgd, 0.001 for the others; the other hyper-parameters keep PyTorch's defaults (Adam's
+// eps 1e-8, RMSprop's alpha 0.99, ...). Unknown names or options throw, listing the known ones.
 struct OptimizerSpec {
   using Factory = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor> params)>;
   std::string name = "rmsprop";  // Keras' default
@@ -99,7 +110,7 @@ struct OptimizerSpec {
   Factory factory;  // when set, used instead of name/options
 
   OptimizerSpec() = default;
-  OptimizerSpec(const char* n) : name(n) {}         // NOLINT: implicit
+  OptimizerSpec(const char* n) : name(n) {}             // NOLINT: implicit
   OptimizerSpec(std::string n) : name(std::move(n)) {}  // NOLINT
   OptimizerSpec(std::string n, std::map<std::string, double> o)
       : name(std::move(n)), options(std::move(o)) {}
@@ -110,13 +121,15 @@ struct OptimizerSpec {
 // A metric by name ("accuracy"/"acc", "sparse_categorical_accuracy", "categorical_accuracy",
 // "binary_accuracy", "top_k_categorical_accuracy"/"top5", "precision", "recall", "f1", "auc",
 // "mae", "mse") or an object (keras/metrics.h). "accuracy" picks the kind of accuracy from the
-// loss, as Keras does.
+// loss, as Keras does. Metrics are not weighted by sample or class weights (Keras' `metrics`, not
+// `weighted_metrics`). With several outputs, named metrics watch every output and log as
+// "output_2_accuracy" (beside "output_2_loss"); a metric object watches the first output.
 struct MetricSpec {
   std::string name;
   std::shared_ptr<Metric> metric;
-  MetricSpec(const char* n) : name(n) {}         // NOLINT: implicit
+  MetricSpec(const char* n) : name(n) {}             // NOLINT: implicit
   MetricSpec(std::string n) : name(std::move(n)) {}  // NOLINT
-  MetricSpec(std::shared_ptr<Metric> m);         // NOLINT
+  MetricSpec(std::shared_ptr<Metric> m);             // NOLINT
 };
 
 struct CompileOptions {
@@ -139,13 +152,15 @@ struct FitOptions {
   std::vector<Tensor> validation_y = {};
   data::DatasetPtr validation_dataset = nullptr;
   bool shuffle = true;
-  std::map<int64_t, double> class_weight = {};  // class index -> weight of its examples
+  // class index -> weight of its examples (by the first target; one-hot rows by their argmax);
+  // classes not listed weigh 1.
+  std::map<int64_t, double> class_weight = {};
   std::vector<std::shared_ptr<Callback>> callbacks = {};
-  int verbose = 1;        // 0 silent, 1 progress bar, 2 one line per epoch
-  int initial_epoch = 0;  // to resume: epochs run from initial_epoch to epochs - 1
-  uint64_t seed = 0;      // shuffling (and a dataset's augmentation)
-  int workers = 0;        // DataLoader worker threads for dataset inputs
-  int64_t steps_per_epoch = 0;  // 0: the whole training set each epoch
+  int verbose = 1;              // 0 silent, 1 progress bar, 2 one line per epoch
+  int initial_epoch = 0;        // to resume: epochs run from initial_epoch to epochs - 1
+  uint64_t seed = 0;            // shuffling (and a dataset's augmentation)
+  int workers = 0;              // DataLoader worker threads for dataset inputs
+  int64_t steps_per_epoch = 0;  // 0: the whole training set; else the first batches of each epoch
 };
 
 struct EvaluateOptions {
@@ -183,9 +198,15 @@ class Model : public Layer {
   virtual std::vector<Tensor> run(const std::vector<Tensor>& inputs) = 0;
   virtual size_t num_model_inputs() const { return 1; }
   virtual size_t num_model_outputs() const { return 1; }
-  // Builds every layer for inputs of these shapes (no batch dimension), by a dummy batch.
-  virtual void build_inputs(const std::vector<Shape>& input_shapes_without_batch);
-  void build_input(const Shape& input_shape_without_batch) { build_inputs({input_shape_without_batch}); }
+  // As a layer (a model inside another model) it takes its inputs and gives its first output.
+  int num_inputs() const override { return static_cast<int>(num_model_inputs()); }
+  // Builds every layer for inputs of these shapes (no batch dimension), by a dummy batch of
+  // zeros of these dtypes (empty: float32; Int64 for token ids).
+  virtual void build_inputs(const std::vector<Shape>& input_shapes_without_batch,
+                            const std::vector<DType>& dtypes = {});
+  void build_input(const Shape& input_shape_without_batch) {
+    build_inputs({input_shape_without_batch});
+  }
   virtual bool is_built() const = 0;
   // Shapes of the inputs and outputs, without the batch dimension (after build).
   virtual std::vector<Shape> input_shapes() const = 0;
@@ -196,10 +217,12 @@ class Model : public Layer {
   // The underlying module to use in a hand-written loop (this model itself, or the wrapped one).
   virtual std::shared_ptr<nn::Module> module();
 
-  // Keras' summary table: "Layer (type)", "Output Shape", "Param #", then total, trainable and
-  // non-trainable parameter counts. An unbuilt model throws, saying to build() it or give an
-  // input shape.
-  std::string summary_string(int line_length = 65) const;
+  // Keras' summary table: "Layer (type)", "Output Shape", "Param #" (and "Connected to" for a
+  // graph that is not a plain chain), then total, trainable and non-trainable parameter counts
+  // (float buffers such as BatchNormalization's moving mean/variance count as non-trainable, as
+  // Keras counts them). line_length 0: Keras' default, 65 (98 with "Connected to"). An unbuilt
+  // model throws, saying to build() it or give an input shape.
+  std::string summary_string(int line_length = 0) const;
   void summary(std::ostream& os) const;
   void summary() const;  // to stdout
 
@@ -235,7 +258,7 @@ class Model : public Layer {
   bool stop_training = false;
 
   // ---- config ----
-  // The whole architecture: {"type", "config": {...}}; throws for a wrapped custom module.
+  // The whole architecture (to_config() adds "type"); throws for a wrapped custom module.
   nlohmann::json config() const override;
 
  protected:
@@ -243,10 +266,20 @@ class Model : public Layer {
   Tensor compute(const std::vector<Tensor>& inputs) override;   // run(inputs)[0]
   void ensure_optimizer();
 
+  // A compiled metric: its key in the logs ("accuracy"; "output_2_accuracy" with several
+  // outputs) and the output it watches.
+  struct CompiledMetric {
+    std::string key;
+    size_t output = 0;
+    std::shared_ptr<Metric> metric;
+  };
   bool compiled_ = false;
   CompileOptions compile_options_;
   std::unique_ptr<optim::Optimizer> optimizer_;
-  std::vector<std::shared_ptr<Metric>> metrics_;  // resolved from compile_options_.metrics
+  std::vector<CompiledMetric> metrics_;  // resolved from compile_options_.metrics
+
+ private:
+  friend struct TrainingLoop;  // fit / evaluate / predict internals (src/keras/training.cpp)
 };
 
 // A stack of layers, each taking the previous one's output (keras.Sequential). An InputLayer
@@ -258,8 +291,11 @@ class SequentialModel : public Model {
   void add(std::shared_ptr<Layer> layer);
   void pop();
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
+  // The input shape, then each layer's output shape (no batch dimension; empty until built).
+  const std::vector<Shape>& shapes() const { return shapes_; }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
-  void build_inputs(const std::vector<Shape>& input_shapes_without_batch) override;
+  void build_inputs(const std::vector<Shape>& input_shapes_without_batch,
+                    const std::vector<DType>& dtypes = {}) override;
   bool is_built() const override;
   std::vector<Shape> input_shapes() const override;
   std::vector<Shape> output_shapes() const override;
@@ -267,8 +303,11 @@ class SequentialModel : public Model {
   nlohmann::json config() const override;
 
  private:
-  std::vector<std::shared_ptr<Layer>> layers_;
+  std::vector<std::shared_ptr<Layer>> layers_;  // InputLayer not included (Keras' model.layers)
+  std::shared_ptr<layers::InputLayer> input_layer_;
+  DType input_dtype_ = DType::Float32;
   std::vector<Shape> shapes_;  // input shape, then each layer's output shape (when built)
+  Tensor probe_;               // the last layer's output for the dummy batch (when built)
 };
 
 // keras.Sequential([...]) spelling.
