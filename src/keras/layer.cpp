@@ -220,7 +220,14 @@ std::shared_ptr<Layer> layer_from_config(const nlohmann::json& type_and_config) 
     factory = it->second;
   }
   try {
-    return factory(config);
+    std::shared_ptr<Layer> layer = factory(config);
+    RAVEL_CHECK(layer != nullptr, "layer_from_config: the factory for ", type, " returned null");
+    // Models find their layers by name, so a factory must pass the saved name on.
+    if (config.contains("name") && config["name"].is_string())
+      RAVEL_CHECK(layer->name() == config["name"].get<std::string>(), "layer_from_config: the ",
+                  type, " factory made a layer named \"", layer->name(), "\" from a config named ",
+                  config["name"].dump(), " (pass config[\"name\"] to the constructor)");
+    return layer;
   } catch (const nlohmann::json::exception& e) {
     ravel::detail::throw_error("layer_from_config: bad config for ", type, ": ", e.what(), " in ",
                                config.dump());

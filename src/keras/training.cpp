@@ -390,7 +390,18 @@ std::string format_value(double v) {
   return buf;
 }
 
-train::Metrics to_metrics(const Logs& logs) { return {logs.begin(), logs.end()}; }
+// Keras' order in progress lines: losses first, then metrics; validation values after training.
+train::Metrics to_metrics(const Logs& logs) {
+  train::Metrics out(logs.begin(), logs.end());
+  auto rank = [](const std::string& k) {
+    const bool val = k.rfind("val_", 0) == 0;
+    const bool loss = k.size() >= 4 && k.compare(k.size() - 4, 4, "loss") == 0;
+    return 2 * val + !loss;
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+  return out;
+}
 
 // Keras' Progbar; the values given to it are running values already (fit's metric objects).
 std::unique_ptr<train::ProgressBar> keras_bar(int64_t steps, const std::string& title) {
@@ -680,7 +691,7 @@ struct TrainingLoop {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       std::string line = std::to_string(steps_) + "/" + std::to_string(steps_) + " - " +
                          std::to_string(static_cast<int64_t>(std::lround(secs))) + "s";
-      for (const auto& [k, v] : logs) line += " - " + k + ": " + format_value(v);
+      for (const auto& [k, v] : to_metrics(logs)) line += " - " + k + ": " + format_value(v);
       const double per_step = steps_ > 0 ? secs * 1000 / static_cast<double>(steps_) : 0;
       line += " - " + std::to_string(static_cast<int64_t>(std::lround(per_step))) + "ms/step";
       std::printf("%s\n", line.c_str());
