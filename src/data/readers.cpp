@@ -17,24 +17,12 @@
 #include <filesystem>
 #include <memory>
 
+#include "io/files.h"
+
 namespace ravel::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The whole file, read in binary; a missing file's error names the path and strerror.
-std::string read_file(const std::string& path, const std::string& op) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  RAVEL_CHECK(f, op, ": cannot open '", path, "': ", std::strerror(errno));
-  struct stat st;
-  RAVEL_CHECK(fstat(fileno(f.get()), &st) == 0 && S_ISREG(st.st_mode), op, ": '", path,
-              "' is not a regular file");
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f.get());
-  RAVEL_CHECK(got == bytes.size(), op, ": reading '", path, "' failed after ", got, " of ",
-              bytes.size(), " bytes: ", std::strerror(errno));
-  return bytes;
-}
 
 // ---------------------------------------------------------------- byte sources for IDX
 // Plain bytes in memory.
@@ -271,7 +259,7 @@ LabelledImages read_cifar_files(const std::string& dir, const std::vector<std::s
   int64_t first = 0;
   for (size_t f = 0; f < paths.size(); ++f) {
     std::string what = std::string(op) + ": '" + paths[f] + "'";
-    std::string bytes = read_file(paths[f], op);
+    std::string bytes = io::read_file(paths[f], op);
     RAVEL_CHECK(cifar_record_count(bytes.size(), labels_per_record, what) == counts[f], what,
                 ": the file changed size while being read");
     decode_cifar(reinterpret_cast<const unsigned char*>(bytes.data()), counts[f], labels_per_record,
@@ -288,7 +276,7 @@ std::vector<std::string> read_class_names(const std::string& dir, const std::str
   std::string path = (fs::path(dir) / name).string();
   std::error_code ec;
   if (!fs::exists(path, ec)) return {};
-  std::string text = read_file(path, op);
+  std::string text = io::read_file(path, op);
   std::vector<std::string> names;
   size_t start = 0;
   while (start <= text.size()) {
@@ -317,7 +305,7 @@ Tensor idx_from_bytes(const void* data, size_t size, const std::string& what) {
 }
 
 Tensor read_idx(const std::string& path) {
-  std::string bytes = read_file(path, "read_idx");
+  std::string bytes = io::read_file(path, "read_idx");
   return idx_from_bytes(bytes.data(), bytes.size(), "read_idx: '" + path + "'");
 }
 
@@ -364,7 +352,7 @@ LabelledImages cifar_from_bytes(const void* data, size_t size, int labels_per_re
 }
 
 LabelledImages read_cifar_batch(const std::string& path, int labels_per_record, int label_index) {
-  std::string bytes = read_file(path, "read_cifar_batch");
+  std::string bytes = io::read_file(path, "read_cifar_batch");
   return cifar_from_bytes(bytes.data(), bytes.size(), labels_per_record, label_index,
                           "read_cifar_batch: '" + path + "'");
 }
@@ -392,7 +380,7 @@ LabelledImages load_cifar100(const std::string& dir, Split split, bool fine_labe
 }
 
 CsvTable read_csv(const std::string& path, const CsvOptions& options) {
-  return csv_from_string(read_file(path, "read_csv"), options, "read_csv: '" + path + "'");
+  return csv_from_string(io::read_file(path, "read_csv"), options, "read_csv: '" + path + "'");
 }
 
 }  // namespace ravel::data

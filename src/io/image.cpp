@@ -17,7 +17,7 @@
 #include <memory>
 #include <vector>
 
-#include "io/atomic_file.h"
+#include "io/files.h"
 #include "ravel/error.h"
 
 namespace ravel {
@@ -30,19 +30,6 @@ constexpr int64_t kMaxDecodedBytes = int64_t{256} << 20;
 // 4x4-subsampled component covers 32x32 pixels: 8 * 1024 pixels per byte at the very most.
 constexpr int64_t kPngPixelsPerByte = 1032 * 8;
 constexpr int64_t kJpegPixelsPerByte = 8 * 1024;
-
-std::string read_file_bytes(const std::string& path, const char* op) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  RAVEL_CHECK(f, op, ": cannot open '", path, "': ", std::strerror(errno));
-  struct stat st;
-  RAVEL_CHECK(fstat(fileno(f.get()), &st) == 0 && S_ISREG(st.st_mode), op, ": '", path,
-              "' is not a regular file");
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f.get());
-  RAVEL_CHECK(got == bytes.size(), op, ": reading '", path, "' failed after ", got, " of ",
-              bytes.size(), " bytes: ", std::strerror(errno));
-  return bytes;
-}
 
 bool is_png(const uint8_t* p, size_t n) {
   return n >= 8 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0;
@@ -349,7 +336,7 @@ Tensor decode_image(const void* data, size_t size, const ImageReadOptions& optio
 
 Tensor read_image(const std::string& path, const ImageReadOptions& options) {
   const std::string what = "read_image: '" + path + "'";
-  std::string bytes = read_file_bytes(path, "read_image");
+  std::string bytes = io::read_file(path, "read_image");
   return decode_image(bytes.data(), bytes.size(), options, what);
 }
 
@@ -360,7 +347,7 @@ ImageInfo image_info(const void* data, size_t size, const std::string& what) {
 }
 
 ImageInfo read_image_info(const std::string& path) {
-  std::string bytes = read_file_bytes(path, "read_image_info");
+  std::string bytes = io::read_file(path, "read_image_info");
   return image_info(bytes.data(), bytes.size(), "read_image_info: '" + path + "'");
 }
 

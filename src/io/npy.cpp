@@ -19,7 +19,7 @@
 #include <string_view>
 
 #include "core/dispatch.h"
-#include "io/atomic_file.h"
+#include "io/files.h"
 #include "ravel/io.h"
 
 namespace ravel {

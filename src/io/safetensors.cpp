@@ -22,7 +22,7 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "io/atomic_file.h"
+#include "io/files.h"
 
 namespace ravel {
 namespace {

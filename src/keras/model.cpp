@@ -338,10 +338,13 @@ void SequentialModel::add(std::shared_ptr<Layer> layer) {
 
 void SequentialModel::pop() {
   RAVEL_CHECK(!layers_.empty(), describe(), ": pop() on a model without layers");
-  // nn::Module cannot unregister a child yet: removing the last layer needs that.
-  ravel::detail::throw_error(describe(),
-                             ": pop() is not supported yet (nn::Module cannot remove a "
-                             "registered layer); build a new Sequential from layers()");
+  unregister_module(layers_.back()->name());
+  layers_.pop_back();
+  if (!is_built()) return;
+  // The dummy batch's output now comes from the layer before: probe the remaining stack again.
+  const Shape input = shapes_[0];
+  shapes_.clear();
+  build_inputs({input}, {input_dtype_});
 }
 
 void SequentialModel::build_inputs(const std::vector<Shape>& input_shapes_without_batch,

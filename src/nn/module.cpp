@@ -353,6 +353,16 @@ void Module::register_module_impl(const std::string& name, std::shared_ptr<Modul
   children_.emplace_back(name, std::move(m));
 }
 
+std::shared_ptr<Module> Module::unregister_module(const std::string& name) {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first != name) continue;
+    std::shared_ptr<Module> m = std::move(it->second);
+    children_.erase(it);
+    return m;
+  }
+  ravel::detail::throw_error(type_name(), ": unregister_module: no child named \"", name, "\"");
+}
+
 Tensor Module::parameter(const std::string& name) const {
   for (const auto& [n, t] : params_)
     if (n == name) return t;

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "io/atomic_file.h"
+#include "io/files.h"
 #include "ravel/error.h"
 
 namespace ravel::train {

@@ -220,9 +220,25 @@ TEST(KerasSequential, Errors) {
   expect_error([&] { model->add(nullptr); }, {"null layer"});
   expect_error([&] { (*model)(randn({2, 5})); }, {"sequential", "[2, 5]", "(None, 4)"});
   expect_error([&] { InputLayer({4, 0}); }, {"not positive"});
-  expect_error([&] { model->pop(); }, {"pop"});
   auto empty = Sequential();
   expect_error([&] { empty->pop(); }, {"without layers"});
+}
+
+TEST(KerasSequential, PopRemovesTheLastLayer) {
+  reset_layer_names();
+  auto model = Sequential({InputLayer({4}), Dense(3), Dense(2)});
+  const int64_t before = model->num_parameters();
+  model->pop();  // Keras' transfer-learning idiom: drop the head, add another
+  EXPECT_EQ(model->layers().size(), 1u);
+  EXPECT_EQ(model->output_shapes()[0], (keras::Shape{3}));
+  EXPECT_EQ(model->num_parameters(), before - (3 * 2 + 2));
+  model->add(Dense(5, "", {}, "head"));
+  EXPECT_EQ(model->output_shapes()[0], (keras::Shape{5}));
+  EXPECT_EQ((*model)(randn({2, 4})).shape(), (ravel::Shape{2, 5}));
+  std::vector<std::string> keys;
+  for (const auto& [k, t] : model->state_dict()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"dense.linear.weight", "dense.linear.bias",
+                                            "head.linear.weight", "head.linear.bias"}));
 }
 
 TEST(KerasModel, WrappedModuleSharesTheModulesTensors) {

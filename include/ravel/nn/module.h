@@ -102,6 +102,8 @@ class Module : public std::enable_shared_from_this<Module> {
     register_module_impl(name, m);
     return m;
   }
+  // Removes a child (Keras' Sequential.pop); returns it. An unknown name throws.
+  std::shared_ptr<Module> unregister_module(const std::string& name);
   // Finds a registered parameter/buffer/child by its own (not dotted) name; undefined/null if none.
   Tensor parameter(const std::string& name) const;
   Tensor buffer(const std::string& name) const;

@@ -1,4 +1,4 @@
-#include "io/atomic_file.h"
+#include "io/files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "ravel/error.h"
 
@@ -65,6 +66,19 @@ void atomic_write(const std::string& path, const char* op,
     fsync(dir);
     close(dir);
   }
+}
+
+std::string read_file(const std::string& path, const std::string& op) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+  RAVEL_CHECK(f, op, ": cannot open '", path, "': ", std::strerror(errno));
+  struct stat st;
+  RAVEL_CHECK(fstat(fileno(f.get()), &st) == 0 && S_ISREG(st.st_mode), op, ": '", path,
+              "' is not a regular file");
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f.get());
+  RAVEL_CHECK(got == bytes.size(), op, ": reading '", path, "' failed after ", got, " of ",
+              bytes.size(), " bytes: ", std::strerror(errno));
+  return bytes;
 }
 
 }  // namespace ravel::io

@@ -1,4 +1,6 @@
-// Crash-safe file writes: the bytes go to a temporary file next to the target ("<path>.tmp.XXXXXX",
+// Whole-file reads, and crash-safe file writes.
+//
+// Writes: the bytes go to a temporary file next to the target ("<path>.tmp.XXXXXX",
 // same directory so the rename stays on one file system), which is flushed to disk and renamed
 // over the target only when complete. A crash or a thrown error at any point leaves the old file
 // (or no file) in place, never a partial one.
@@ -24,5 +26,8 @@ using WriteBytes = std::function<void(const void* data, size_t size)>;
 // starting "<op>: '<path>': ".
 void atomic_write(const std::string& path, const char* op,
                   const std::function<void(const WriteBytes& write)>& write_all);
+
+// The whole of a regular file, in binary. Errors name op, the path and the reason (strerror).
+std::string read_file(const std::string& path, const std::string& op);
 
 }  // namespace ravel::io
