@@ -317,5 +317,56 @@ TEST_F(CliTest, TrainAndPredictOnImageFolder) {
   expect_failure("train --data " + path("folder") + " --image-size 8y8", 2, {"--image-size"});
 }
 
+// MNIST and CIFAR-10 are not installed here: synthetic files in their formats (IDX; CIFAR binary
+// records) with two classes of clearly different brightness, so the run must learn them.
+TEST_F(CliTest, TrainOnMnistAndCifarLayouts) {
+  auto write_bytes = [](const fs::path& p, const std::string& bytes) {
+    std::ofstream(p, std::ios::binary) << bytes;
+  };
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  Generator gen(3);
+  auto pixels = [&](int64_t label, int64_t count) {  // brightness 40 or 190, plus noise
+    Tensor noise = randint(0, 16, {count}, gen);
+    Tensor img = (noise + 40 + 150 * label).to(DType::UInt8);
+    return std::string(static_cast<const char*>(img.raw_data()), static_cast<size_t>(count));
+  };
+
+  fs::create_directories(dir_ / "mnist");
+  for (auto [prefix, n] : {std::pair<std::string, int>{"train", 200}, {"t10k", 50}}) {
+    std::string images = be32(0x803) + be32(n) + be32(28) + be32(28),
+                labels = be32(0x801) + be32(n);
+    for (int i = 0; i < n; ++i) {
+      images += pixels(i % 2, 28 * 28);
+      labels += static_cast<char>(i % 2);
+    }
+    write_bytes(dir_ / "mnist" / (prefix + "-images-idx3-ubyte"), images);
+    write_bytes(dir_ / "mnist" / (prefix + "-labels-idx1-ubyte"), labels);
+  }
+  fs::create_directories(dir_ / "cifar");
+  for (std::string name : {"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                           "data_batch_5", "test_batch"}) {
+    std::string records;
+    for (int i = 0; i < 40; ++i) records += static_cast<char>(i % 2) + pixels(i % 2, 3072);
+    write_bytes(dir_ / "cifar" / (name + ".bin"), records);
+  }
+
+  for (const char* data : {"mnist", "cifar10"}) {
+    SCOPED_TRACE(data);
+    const std::string dir = path(std::string(data) == "mnist" ? "mnist" : "cifar");
+    CliRun r = ravel_cli(std::string("train --model mlp --data ") + data + " --data-dir " + dir +
+                         " --epochs 5 --lr 0.01 --batch-size 20 --workers 0 --quiet --out " +
+                         path(std::string(data) + "_run"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(test accuracy: ([0-9.]+)%)"))) << r.out;
+    EXPECT_GE(std::stod(m[1]), 90.0) << r.out;  // chance is 50%
+    EXPECT_TRUE(fs::exists(dir_ / (std::string(data) + "_run") / "index.html"));
+  }
+  expect_failure("train --data cifar10 --data-dir " + path("nowhere"), 1, {"nowhere"});
+}
+
 }  // namespace
 }  // namespace ravel::testing
