@@ -21,7 +21,7 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 if [ "${RAVEL_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== build (ASan + UBSan)"
   # Tests at -O1 -g1 (line tables are enough for the reports' stack traces): the instrumented
-  # build is the slowest part of ./test.sh on 2 cores. The library keeps its own -O3.
+  # build is the slowest part of ./test.sh on 2 cores; the library is built at -O1 there too.
   cmake -S . -B build-sanitize -G Ninja -DRAVEL_WERROR=ON -DRAVEL_SANITIZE=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DRAVEL_BUILD_BENCH=OFF -DRAVEL_BUILD_EXAMPLES=OFF >/dev/null

@@ -9,7 +9,9 @@
 #include <cctype>
 #include <iostream>
 #include <mutex>
+#include <new>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "keras/model_internal.h"
 #include "ravel/checkpoint.h"
@@ -347,6 +349,13 @@ std::shared_ptr<Model> load_model(const std::string& path) {
     throw Error(what + ": " + e.what());
   } catch (const json::exception& e) {
     throw Error(what + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    // A hostile config can ask for layers or inputs far larger than memory.
+    throw Error(what +
+                ": the model it describes does not fit in memory (a corrupt or hostile "
+                "config: check its shapes and layer sizes)");
+  } catch (const std::length_error& e) {
+    throw Error(what + ": the model it describes is too large (" + e.what() + ")");
   }
 }
 

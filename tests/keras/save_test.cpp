@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -260,6 +261,56 @@ TEST_F(KerasSave, WeightsOnly) {
   auto unbuilt = Sequential({Dense(2)});
   expect_error([&] { save_weights(*unbuilt, path("u")); }, {"not built"});
   expect_error([&] { save_model(*unbuilt, path("u")); }, {"save_model", "not built"});
+}
+
+// Sizes far beyond memory in the config: a named error, not std::bad_alloc or a crash.
+TEST_F(KerasSave, HugeSizesInTheConfigThrow) {
+  reset_layer_names();
+  auto model = make_graph();
+  const std::string good = path("good.ravel"), bad = path("bad.ravel");
+  save_model(*model, good);
+  rewrite(good, bad, [](SafetensorsFile& f) {
+    auto c = nlohmann::json::parse(f.metadata["model_config"]);
+    c["config"]["inputs"][0]["shape"] = {100000, 100000, 1000};
+    f.metadata["model_config"] = c.dump();
+  });
+  expect_error([&] { load_model(bad); }, {"bad.ravel"});
+  rewrite(good, bad, [](SafetensorsFile& f) {
+    auto c = nlohmann::json::parse(f.metadata["model_config"]);
+    for (auto& l : c["config"]["layers"])
+      if (l["type"] == "Dense") l["config"]["units"] = int64_t{1} << 40;
+    f.metadata["model_config"] = c.dump();
+  });
+  expect_error([&] { load_model(bad); }, {"bad.ravel"});
+}
+
+// Random edits of the saved architecture: every file loads or throws ravel::Error.
+TEST_F(KerasSave, MutatedConfigsLoadOrThrow) {
+  reset_layer_names();
+  auto model = make_graph();
+  const std::string good = path("good.ravel"), bad = path("bad.ravel");
+  save_model(*model, good);
+  const std::string config = load_safetensors(good).metadata.at("model_config");
+  std::mt19937 gen(7);
+  const std::string digits = "0123456789-[]{},:\"";
+  int loaded = 0;
+  for (int m = 0; m < 400; ++m) {
+    std::string c = config;
+    for (int k = 0; k < 1 + m % 3; ++k) {
+      const size_t at = gen() % c.size();
+      if (m % 2 == 0)
+        c[at] = digits[gen() % digits.size()];  // numbers and structure
+      else
+        c.erase(at, 1 + gen() % 8);
+    }
+    rewrite(good, bad, [&](SafetensorsFile& f) { f.metadata["model_config"] = c; });
+    try {
+      load_model(bad);
+      ++loaded;
+    } catch (const Error&) {
+    }
+  }
+  EXPECT_LT(loaded, 400);  // most edits break something, and each break was a ravel::Error
 }
 
 TEST_F(KerasSave, CorruptFilesThrowClearErrors) {
