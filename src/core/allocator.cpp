@@ -1,6 +1,7 @@
 #include "core/allocator.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -50,7 +51,17 @@ void arm_reaper() {
 // does): first-touch page faults on 4 KiB pages otherwise cost more than a large add itself.
 constexpr size_t kHugeThreshold = size_t{4} << 20, kHugePage = size_t{2} << 20;
 
+// A block larger than the machine's memory could never be used: say so, instead of leaving it
+// to the system (or a sanitizer, which aborts) to fail on an absurd size from a corrupt file.
+size_t physical_memory() {
+  static const size_t bytes =
+      static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE));
+  return bytes;
+}
+
 void* system_alloc(size_t nbytes) {
+  RAVEL_CHECK(nbytes <= physical_memory(), "cannot allocate ", nbytes, " bytes (", nbytes >> 30,
+              " GiB): more than this machine's memory (", physical_memory() >> 30, " GiB)");
   const size_t align = nbytes >= kHugeThreshold ? kHugePage : kAlignment;
   size_t rounded = (std::max<size_t>(nbytes, 1) + align - 1) / align * align;
   void* p = std::aligned_alloc(align, rounded);
