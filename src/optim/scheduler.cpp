@@ -361,6 +361,15 @@ OneCycleLR::OneCycleLR(Optimizer& opt, std::vector<double> max_lrs, int64_t tota
   else
     phases_ = {{pct * n - 1, kInitial, kMax, kMaxMom, kBaseMom},
                {n - 1, kMax, kMin, kBaseMom, kMaxMom}};
+  // A phase that ends where the one before it ends has no steps: PyTorch divides by zero there.
+  double phase_start = 0;
+  for (size_t i = 0; i < phases_.size(); ++i) {
+    RAVEL_CHECK(phases_[i].end_step != phase_start, who, ": total_steps ", total_steps,
+                " with pct_start ", pct, " leaves phase ", i + 1,
+                " without steps (it ends at step ", phase_start,
+                ", where it starts); use more steps or another pct_start");
+    phase_start = phases_[i].end_step;
+  }
   if (o_.cycle_momentum) {
     // Adam-style optimizers cycle beta1, the others their momentum (as PyTorch).
     momentum_option_ = opt.has_option("beta1") ? "beta1" : "momentum";

@@ -308,6 +308,9 @@ TEST(SchedErrors, BadArguments) {
   optim::Adagrad adagrad({p});
   expect_error([&] { optim::OneCycleLR(adagrad, 0.1, 10); },
                "OneCycleLR: Adagrad has no momentum or beta1");
+  // 4 steps with pct_start 0.25: the warm-up phase would hold no step (a NaN lr before).
+  expect_error([&] { optim::OneCycleLR(opt, 0.1, 4, {.pct_start = 0.25}); },
+               "OneCycleLR: total_steps 4 with pct_start 0.25 leaves phase 1 without steps");
   optim::OneCycleLR one(opt, 0.1, 2);
   one.step();
   one.step();
