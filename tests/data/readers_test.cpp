@@ -13,6 +13,7 @@
 #include <random>
 
 #include "support/expect_error.h"
+#include "support/mutate.h"
 #include "support/numpy_oracle.h"
 #include "support/temp_dir.h"
 
@@ -548,30 +549,12 @@ TEST(ReadersFuzz, MutationsLoadOrThrow) {
       {"csv", "a,\"b,c\",label\r\n1,2,x\n\n3,\"4\"\"\",y\n5,6e3,x\n"},
   };
   std::mt19937 gen(1234);
-  auto pick = [&](size_t n) { return n ? gen() % n : 0; };
   int loaded = 0, total = 0;
   for (const auto& [kind, seed] : seeds) {
     for (int m = 0; m < 400; ++m, ++total) {
-      std::string s = seed;
-      switch (m % 5) {
-        case 0:
-          s.resize(pick(s.size()));
-          break;
-        case 1:
-          for (int k = 0; k < 1 + m % 4; ++k)
-            s[pick(s.size())] ^= static_cast<char>(1 + gen() % 255);
-          break;
-        case 2:  // a random dim (or other 4-byte field) near the front
-          for (int k = 0; k < 4; ++k)
-            s[std::min(s.size() - 1, 4 + pick(12))] = static_cast<char>(gen());
-          break;
-        case 3:
-          s.insert(pick(s.size()), random_bytes(1 + pick(16), gen()));
-          break;
-        default:
-          s.erase(pick(s.size()), 1 + pick(8));
-          break;
-      }
+      // A random dim (or other 4-byte field) near the front.
+      const std::string s = ravel::testing::mutate(
+          seed, m, gen, {.field_start = 4, .field_span = 12, .field_writes = 4});
       SCOPED_TRACE(kind + " mutation " + std::to_string(m));
       try {
         loaded += load_any(kind, s) > 0;

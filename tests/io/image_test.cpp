@@ -15,6 +15,7 @@
 #include <random>
 
 #include "support/expect_error.h"
+#include "support/mutate.h"
 #include "support/numpy_oracle.h"
 #include "support/temp_dir.h"
 
@@ -347,33 +348,11 @@ TEST(ImageFuzz, MutationsLoadOrThrow) {
       jpeg_bytes(random_image({3, 17, 9}, 5), true),
       jpeg_bytes(random_image({3, 8, 8}, 6), false, TJSAMP_444)};
   std::mt19937 gen(4321);
-  auto pick = [&](size_t n) { return n ? gen() % n : 0; };
   int loaded = 0, total = 0;
   for (const auto& seed : seeds) {
     for (int m = 0; m < 300; ++m, ++total) {
-      std::string s = seed;
-      switch (m % 5) {
-        case 0:
-          s.resize(pick(s.size()));
-          break;
-        case 1:
-          for (int k = 0; k < 1 + m % 4; ++k)
-            s[pick(s.size())] ^= static_cast<char>(1 + gen() % 255);
-          break;
-        case 2:  // the size fields: PNG's IHDR at 16..23, a JPEG's SOF within its first bytes
-          for (int k = 0; k < 2; ++k)
-            s[std::min(s.size() - 1, 16 + pick(200))] = static_cast<char>(gen());
-          break;
-        case 3: {
-          std::string run(1 + pick(16), '\0');
-          for (auto& ch : run) ch = static_cast<char>(gen());
-          s.insert(pick(s.size()), run);
-          break;
-        }
-        default:
-          s.erase(pick(s.size()), 1 + pick(8));
-          break;
-      }
+      // The size fields: PNG's IHDR at 16..23, a JPEG's SOF within its first bytes.
+      const std::string s = testing::mutate(seed, m, gen, {.field_start = 16, .field_span = 200});
       SCOPED_TRACE("seed " + std::to_string(&seed - seeds.data()) + " mutation " +
                    std::to_string(m));
       try {
