@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "keras/dummy_run.h"
 #include "ravel/autograd.h"
 
 namespace ravel::keras {
@@ -139,29 +140,11 @@ Symbol Layer::operator()(const std::vector<Symbol>& xs) {
   std::vector<Tensor> dummies;
   for (size_t i = 0; i < xs.size(); ++i) {
     RAVEL_CHECK(xs[i].defined(), describe(), ": symbolic input ", i, " is undefined");
-    ravel::Shape s{1};
-    for (int64_t d : xs[i].shape()) s.push_back(d);
-    dummies.push_back(zeros(s, xs[i].dtype()));
+    dummies.push_back(zeros(detail::with_batch(xs[i].shape()), xs[i].dtype()));
   }
-  // One example of zeros, in eval mode (no dropout, no batch statistics) and without a graph;
-  // then every module gets its own mode back (parents first, as train() recurses).
-  std::vector<std::pair<nn::Module*, bool>> modes;
-  for (const auto& [path, m] : named_modules()) modes.emplace_back(m.get(), m->is_training());
-  auto restore = [&] {
-    for (auto [m, on] : modes) m->train(on);
-  };
+  // One example of zeros, in eval mode (no dropout, no batch statistics) and without a graph.
   Tensor out;
-  {
-    NoGradGuard no_grad;
-    eval();
-    try {
-      out = call(dummies);
-    } catch (...) {
-      restore();
-      throw;
-    }
-    restore();
-  }
+  detail::run_in_eval(*this, [&] { out = call(dummies); });
   auto node = std::make_shared<Node>();
   node->layer = std::move(self);
   node->inputs = xs;
@@ -233,5 +216,40 @@ std::shared_ptr<Layer> layer_from_config(const nlohmann::json& type_and_config) 
                                config.dump());
   }
 }
+
+// ---------------------------------------------------------------- dummy runs
+
+namespace detail {
+
+void run_in_eval(nn::Module& m, const std::function<void()>& fn) {
+  // named_modules is parents first, so setting each module's mode in that order restores every
+  // module's own flag (a recursive train() on a parent is then corrected by its children).
+  std::vector<std::pair<std::shared_ptr<nn::Module>, bool>> modes;
+  for (auto& [name, mod] : m.named_modules()) modes.emplace_back(mod, mod->is_training());
+  auto restore = [&] {
+    for (auto& [mod, on] : modes) mod->train(on);
+  };
+  NoGradGuard no_grad;
+  m.eval();
+  try {
+    fn();
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+}
+
+ravel::Shape with_batch(const Shape& s, int64_t n) {
+  ravel::Shape out{n};
+  for (int64_t d : s) out.push_back(d);
+  return out;
+}
+
+Shape without_batch(const ravel::Shape& s) {
+  return s.size() == 0 ? Shape{} : Shape(s.begin() + 1, s.end());
+}
+
+}  // namespace detail
 
 }  // namespace ravel::keras

@@ -17,35 +17,6 @@ namespace ravel::keras {
 
 namespace detail {
 
-void run_in_eval(nn::Module& m, const std::function<void()>& fn) {
-  // named_modules is parents first, so setting each module's mode in that order restores every
-  // module's own flag (a recursive train() on a parent is then corrected by its children).
-  std::vector<std::pair<std::shared_ptr<nn::Module>, bool>> modes;
-  for (auto& [name, mod] : m.named_modules()) modes.emplace_back(mod, mod->is_training());
-  auto restore = [&] {
-    for (auto& [mod, on] : modes) mod->train(on);
-  };
-  NoGradGuard no_grad;
-  m.eval();
-  try {
-    fn();
-  } catch (...) {
-    restore();
-    throw;
-  }
-  restore();
-}
-
-ravel::Shape with_batch(const Shape& s, int64_t n) {
-  ravel::Shape out{n};
-  for (int64_t d : s) out.push_back(d);
-  return out;
-}
-
-Shape without_batch(const ravel::Shape& s) {
-  return s.size() == 0 ? Shape{} : Shape(s.begin() + 1, s.end());
-}
-
 std::string shape_str(const Shape& s) {
   // Python's tuple with None for the batch: "(None, 784)", "(None,)".
   std::string out = "(None";

@@ -7,16 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "keras/dummy_run.h"
 #include "ravel/keras/model.h"
 
 namespace ravel::keras::detail {
 
-// Runs fn with every module under m in eval mode and grad mode off (a dummy batch must neither
-// update batch statistics nor record a graph), then gives each module its own mode back.
-void run_in_eval(nn::Module& m, const std::function<void()>& fn);
-
-ravel::Shape with_batch(const Shape& s, int64_t n = 1);
-Shape without_batch(const ravel::Shape& s);
 std::string shape_str(const Shape& s);  // Keras' "(None, 784)"
 
 // Registers the model types (Sequential, Functional, ZooModel, InputLayer) with the layer
