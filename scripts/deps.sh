@@ -2,7 +2,8 @@
 RAVEL_PACKAGES=(build-essential cmake ninja-build ccache pkg-config libopenblas-dev liblapacke-dev
                 libgtest-dev zlib1g-dev python3-numpy python3-torch python3-torchvision libdnnl-dev
                 nlohmann-json3-dev dataset-fashion-mnist clang-format git libcli11-dev libpng-dev
-                libturbojpeg0-dev python3-sklearn python3-pil)
+                libturbojpeg0-dev python3-sklearn python3-pil libonnx-dev libprotobuf-dev
+                python3-onnx)
 
 install_deps() {
   local missing=()
