@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
 install_deps
+install_ort
 
 jobs=$(nproc)
 echo "== format (clang-format, .clang-format)"
