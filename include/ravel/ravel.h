@@ -22,6 +22,7 @@
 #include "ravel/ops.h"
 #include "ravel/optim.h"
 #include "ravel/parallel.h"
+#include "ravel/pytorch.h"
 #include "ravel/random.h"
 #include "ravel/safetensors.h"
 #include "ravel/scalar.h"

@@ -1,4 +1,5 @@
-// The `ravel` command line: train, evaluate, predict, summary and bench, on the Keras-level API.
+// The `ravel` command line: train, evaluate, predict, summary and bench, on the Keras-level API,
+// and convert for PyTorch weights.
 //
 //   ravel train --model resnet20 --data fashion-mnist --epochs 15     # report in runs/...
 //   ravel train --model mlp --data iris.csv --label-column species
@@ -6,6 +7,7 @@
 //   ravel predict model.ravel shirt.png boot.jpg --top 3 [--json]
 //   ravel summary resnet20 --input-shape 1,28,28
 //   ravel bench --model resnet20 --batch-size 128
+//   ravel convert resnet18.pth resnet18.safetensors --model resnet18
 //
 // Exit status: 0 on success, 2 for a wrong command line (one line on stderr says what), 1 when
 // the command fails (a missing or corrupt file, data that does not fit the model).
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   add_predict(app, &status);
   add_summary(app, &status);
   add_bench(app, &status);
+  add_convert(app, &status);
 
   // A first word that names no sub-command (CLI11 would only say that one is required).
   if (argc > 1 && argv[1][0] != '-') {
@@ -50,8 +53,8 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
     if (!known) {
       std::fprintf(stderr,
-                   "ravel: unknown command '%s' (train, evaluate, predict, summary, bench; see "
-                   "--help)\n",
+                   "ravel: unknown command '%s' (train, evaluate, predict, summary, bench, "
+                   "convert; see --help)\n",
                    argv[1]);
       return kExitUsage;
     }
