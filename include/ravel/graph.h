@@ -31,8 +31,8 @@
 namespace ravel::graph {
 
 // An attribute value, as ONNX has them (INT, FLOAT, STRING, INTS, FLOATS, TENSOR).
-using Attribute = std::variant<int64_t, float, std::string, std::vector<int64_t>,
-                               std::vector<float>, Tensor>;
+using Attribute =
+    std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>, Tensor>;
 
 struct Node {
   std::string op;                    // ONNX op type: "Conv", "Gemm", "Relu", ...
@@ -87,8 +87,8 @@ std::map<std::string, std::vector<int64_t>> infer_shapes(
 
 // ---- tracing: a module's forward pass as a Graph ---------------------------------------------
 struct TraceOptions {
-  std::vector<std::string> input_names;   // default "input" (one) or "input_0", "input_1", ...
-  std::vector<std::string> output_names;  // default "output" (one) or "output_0", ...
+  std::vector<std::string> input_names = {};   // default "input" (one) or "input_0", "input_1", ...
+  std::vector<std::string> output_names = {};  // default "output" (one) or "output_0", ...
   bool dynamic_batch = true;  // dimension 0 of every input and output is -1 in the Graph
   // Runs the traced Graph (through GraphModule) on fresh random inputs with a different batch
   // size and compares with the module: catches an op that was not recorded (its result would
@@ -97,9 +97,15 @@ struct TraceOptions {
 };
 
 // Records the ops of one forward pass in eval mode (the module's train/eval mode is restored
-// after). Parameters and buffers become initializers named as in the module's state_dict.
-// An op that has no ONNX form throws an Error naming the op ("trace: 'cumsum' has no ONNX
-// operator; supported: ...").
+// after). Parameters and buffers the pass reads become initializers named as in the module's
+// state_dict (in its order; unread ones, like BN's num_batches_tracked, are left out); other
+// tensors it reads become constants ("const_0", ...). What exports: conv,
+// linear (2-D input), matmul, batch_norm (eval), relu, leaky_relu, sigmoid, tanh, hardtanh/relu6,
+// clip, softmax, log_softmax, max/avg pools, adaptive pools to a divisor (1: GlobalAveragePool),
+// mean over the spatial axes, + - * / (tensor or scalar), neg, reshape/view/flatten/squeeze,
+// permute/transpose, slices (Tensor::slice, index with Slice entries), pad, concatenate, dropout
+// in eval (no node). Another op on traced data throws an Error naming it ("trace: op 'cumsum'
+// has no ONNX form; supported operators: ...").
 Graph trace(nn::Module& module, const std::vector<Tensor>& example_inputs,
             const TraceOptions& options = {});
 // The same for any function of tensors (several inputs and outputs, Keras functional models):
@@ -121,7 +127,7 @@ Graph trace(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>
 class GraphModule : public nn::Module {
  public:
   explicit GraphModule(Graph g);
-  Tensor forward(const Tensor& x) override;               // one input, one output
+  Tensor forward(const Tensor& x) override;                    // one input, one output
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);  // in graph input order
   std::string type_name() const override { return "GraphModule"; }
 

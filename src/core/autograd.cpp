@@ -12,6 +12,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "graph/trace_hook.h"
 #include "ravel/ops.h"
 
 namespace ravel {
@@ -240,6 +241,8 @@ void record_multi(const char* name, const std::vector<Tensor>& inputs,
   node->saved_.reserve(saved.size());
   for (const Tensor& t : saved) node->saved_.emplace_back(t);
   if (is_anomaly_enabled()) check_outputs_anomaly(name, inputs, outputs);
+  if (graph::detail::active_tracer != nullptr) [[unlikely]]
+    graph::detail::on_record(name, inputs, outputs);
 }
 
 void record(const char* name, const std::vector<Tensor>& inputs, const Tensor& output,

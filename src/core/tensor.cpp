@@ -10,6 +10,7 @@
 #include "core/allocator.h"
 #include "core/dispatch.h"
 #include "core/iter.h"
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 
@@ -341,10 +342,16 @@ Tensor Tensor::permute(const Shape& axes) const {
   }
   Tensor out = make_view(*this, sh, st, offset());
   if (autograd::needs_grad(*this)) [[unlikely]] {
+    graph::detail::TracedOp traced("Transpose", {*this});
     Shape inverse(axes.size());
-    for (size_t i = 0; i < axes.size(); ++i)
-      inverse[normalize_axis(axes[i], ndim(), "permute")] = static_cast<int64_t>(i);
+    std::vector<int64_t> perm(axes.size());
+    for (size_t i = 0; i < axes.size(); ++i) {
+      perm[i] = normalize_axis(axes[i], ndim(), "permute");
+      inverse[perm[i]] = static_cast<int64_t>(i);
+    }
+    if (traced) traced.attr("perm", perm);
     record_unary("permute", *this, out, [inverse](const Tensor& g) { return g.permute(inverse); });
+    traced.output(out);
   }
   return out;
 }
@@ -362,8 +369,17 @@ Tensor Tensor::transpose(int64_t a, int64_t b) const {
   std::swap(sh[a], sh[b]);
   std::swap(st[a], st[b]);
   Tensor out = make_view(*this, sh, st, offset());
-  if (autograd::needs_grad(*this)) [[unlikely]]
+  if (autograd::needs_grad(*this)) [[unlikely]] {
+    graph::detail::TracedOp traced("Transpose", {*this});
+    if (traced) {
+      std::vector<int64_t> perm(static_cast<size_t>(ndim()));
+      for (int64_t i = 0; i < ndim(); ++i) perm[i] = i;
+      std::swap(perm[a], perm[b]);
+      traced.attr("perm", perm);
+    }
     record_unary("transpose", *this, out, [a, b](const Tensor& g) { return g.transpose(a, b); });
+    traced.output(out);
+  }
   return out;
 }
 
@@ -456,12 +472,19 @@ Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<i
   int64_t off = offset() + (n > 0 ? b * strides()[axis] : 0);
   Tensor out = make_view(*this, sh, st, off);
   if (autograd::needs_grad(*this)) [[unlikely]] {
+    graph::detail::TracedOp traced("Slice", {*this});
+    if (traced) {
+      std::vector<Index> idx(static_cast<size_t>(axis), Index(Slice()));
+      idx.emplace_back(Slice(start, stop, step));
+      traced.index(idx, shape());
+    }
     Shape in_shape = shape();
     record_unary("slice", *this, out, [=](const Tensor& g) {
       return view_scatter(
           g, in_shape, [=](const Tensor& t) { return t.slice(axis, start, stop, step); },
           "slice_backward");
     });
+    traced.output(out);
   }
   return out;
 }

@@ -12,6 +12,7 @@
 
 #include "backend/cpu/vec_math.h"
 #include "core/parallel.h"
+#include "graph/trace_hook.h"
 #include "ops/elementwise_kernels.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
@@ -349,6 +350,8 @@ Tensor softmax_op(const Tensor& x, int64_t dim, bool log) {
   const int64_t d = x.ndim() == 0 ? 0 : normalize_axis(dim, x.ndim(), name);
   RAVEL_CHECK(x.ndim() > 0 || dim == 0 || dim == -1, name, ": dim ", dim,
               " is out of range for a 0-d tensor");
+  graph::detail::TracedOp traced(log ? "LogSoftmax" : "Softmax", {x});
+  if (traced) traced.attr("axis", d);
   Tensor y = softmax_forward(x, d, log);
   if (autograd::needs_grad(x)) {
     autograd::record(name, {x}, y, {y}, [d, log](const Tensor& g, const std::vector<Tensor>& s) {
@@ -360,7 +363,7 @@ Tensor softmax_op(const Tensor& x, int64_t dim, bool log) {
       return std::vector<Tensor>{softmax_backward(g, ys, d, log)};
     });
   }
-  return y;
+  return traced.output(y);
 }
 
 }  // namespace
@@ -386,7 +389,12 @@ Tensor relu(const Tensor& x) {
 Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
   RAVEL_CHECK(min_val <= max_val, "hardtanh: min_val ", min_val, " must not exceed max_val ",
               max_val);
-  return pointwise<Rule::Float>(
+  graph::detail::TracedOp traced("Clip", {x});
+  if (traced) {
+    traced.constant(scalar_tensor(min_val, x.dtype()));
+    traced.constant(scalar_tensor(max_val, x.dtype()));
+  }
+  return traced.output(pointwise<Rule::Float>(
       "hardtanh", "hardtanh_backward", x,
       [=](auto v) {
         using C = decltype(v);
@@ -397,13 +405,15 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
         using C = decltype(v);
         return v > C(min_val) && v < C(max_val) ? C(1) : C(0);
       },
-      [=](const Tensor& v) { return as_mask((v > min_val) & (v < max_val), v); });
+      [=](const Tensor& v) { return as_mask((v > min_val) & (v < max_val), v); }));
 }
 
 Tensor relu6(const Tensor& x) { return hardtanh(x, 0.0, 6.0); }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
-  return pointwise<Rule::Float>(
+  graph::detail::TracedOp traced("LeakyRelu", {x});
+  if (traced) traced.attr("alpha", negative_slope);
+  return traced.output(pointwise<Rule::Float>(
       "leaky_relu", "leaky_relu_backward", x,
       [=](auto v) {
         using C = decltype(v);
@@ -415,7 +425,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
         C neg = C(negative_slope);
         return v > C(0) ? C(1) : neg;
       },
-      [=](const Tensor& v) { return where(v > 0, ones_like(v), full_like(v, negative_slope)); });
+      [=](const Tensor& v) { return where(v > 0, ones_like(v), full_like(v, negative_slope)); }));
 }
 
 Tensor prelu(const Tensor& x, const Tensor& weight) {

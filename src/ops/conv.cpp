@@ -13,6 +13,7 @@
 #include "backend/cpu/reference/conv.h"
 #include "backend/cpu/reference/kernel_types.h"
 #include "backend/cpu/reference/select.h"
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 #ifdef RAVEL_HAVE_ONEDNN
@@ -170,6 +171,7 @@ void record_conv(const ConvArgs& a, const Tensor& input, const Tensor& weight, c
 Tensor convolution(const ConvArgs& a, const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const Ints& stride_, const Padding& padding_, const Ints& dilation_,
                    int64_t groups) {
+  graph::detail::TracedOp traced("Conv", {input, weight, bias});
   const bool batched = check_operands(a, input, weight, bias, groups);
   const size_t nsp = static_cast<size_t>(a.nsp);
   const int64_t c_in = input.size(batched ? 1 : 0), c_out = weight.size(0);
@@ -200,6 +202,17 @@ Tensor convolution(const ConvArgs& a, const Tensor& input, const Tensor& weight,
   } else {
     RAVEL_CHECK(mode == "valid", a.op, ": padding must be ints, 'same' or 'valid', got '", mode,
                 "'");
+  }
+  if (traced) {
+    std::vector<int64_t> pads = pad_l;
+    pads.insert(pads.end(), pad_r.begin(), pad_r.end());
+    traced.attr("kernel_shape",
+                std::vector<int64_t>(weight.shape().begin() + 2, weight.shape().end()));
+    traced.attr("strides", stride);
+    traced.attr("pads", pads);
+    traced.attr("dilations", dil);
+    traced.attr("group", groups);
+    if (!batched) traced.unsupported(std::string(a.op) + " on an unbatched input");
   }
   ConvGeom g;
   g.nsp = a.nsp;
@@ -236,7 +249,7 @@ Tensor convolution(const ConvArgs& a, const Tensor& input, const Tensor& weight,
   }
   if (autograd::needs_grad(input, weight, bias))
     record_conv(a, input, weight, bias, out, x, w, g, batched);
-  return out;
+  return traced.output(out);
 }
 
 Tensor transposed_convolution(const ConvArgs& a, const Tensor& input, const Tensor& weight,

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 
+#include "graph/trace_hook.h"
 #include "ops/elementwise_kernels.h"
 
 namespace ravel {
@@ -213,13 +214,16 @@ void record_binary(const char* op, const Tensor& a, const Tensor& b, const Tenso
 }
 
 void record_scalar(const char* op, const Tensor& a, const Scalar& scalar, const Tensor& out,
-                   uint8_t save, ScalarBackward bw) {
+                   uint8_t save, ScalarBackward bw, bool reverse) {
+  graph::detail::TracedOp traced("", {a});
+  if (traced) traced.scalar_operand(op, scalar, a.dtype(), reverse);
   save &= kSaveA | kSaveOut;
   autograd::record(op, {a}, out, pack(save, a, Tensor(), out),
                    [save, bw, scalar](const Tensor& g, const std::vector<Tensor>& s) {
                      auto t = unpack(save, s);
                      return std::vector<Tensor>{bw(g, t[0], t[2], scalar)};
                    });
+  traced.output(out);
 }
 
 }  // namespace ew
@@ -436,7 +440,7 @@ Tensor operator+(const Scalar& b, const Tensor& a) {
 }
 Tensor operator-(const Scalar& b, const Tensor& a) {
   RAVEL_SCALAR_GRAD(
-      "sub", b - a, kSaveNone, RAVEL_BWS { return -g; })
+      "sub", b - a, kSaveNone, RAVEL_BWS { return -g; }, true)
   return ew::binary_scalar<Rule::ArithNoBool>("sub", a, b, true, kSub);
 }
 Tensor operator*(const Scalar& b, const Tensor& a) {
@@ -447,7 +451,7 @@ Tensor operator*(const Scalar& b, const Tensor& a) {
 // d(s / x) = -s / x^2 = -y / x
 Tensor operator/(const Scalar& b, const Tensor& a) {
   RAVEL_SCALAR_GRAD(
-      "div", b / a, kSaveA | kSaveOut, RAVEL_BWS { return -g * (y / x); })
+      "div", b / a, kSaveA | kSaveOut, RAVEL_BWS { return -g * (y / x); }, true)
   return ew::binary_scalar<Rule::Float>("div", a, b, true, kDiv);
 }
 Tensor operator-(const Tensor& a) { return neg(a); }
@@ -582,6 +586,11 @@ Tensor where(const Tensor& cond, const Scalar& a, const Scalar& b) {
 // The gradient passes where lo <= a <= hi (bounds included, as PyTorch's clamp).
 Tensor clip(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi) {
   if (autograd::needs_grad(a)) [[unlikely]] {
+    graph::detail::TracedOp traced("Clip", {a});
+    if (traced) {
+      lo ? traced.constant(scalar_tensor(*lo, a.dtype())) : traced.no_input();
+      hi ? traced.constant(scalar_tensor(*hi, a.dtype())) : traced.no_input();
+    }
     Tensor out = ew::no_grad([&] { return clip(a, lo, hi); });
     autograd::record("clip", {a}, out, {a},
                      [lo, hi](const Tensor& g, const std::vector<Tensor>& s) {
@@ -591,7 +600,7 @@ Tensor clip(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi)
                        if (hi) in = in.defined() ? logical_and(in, x <= *hi) : x <= *hi;
                        return std::vector<Tensor>{in.defined() ? ew::masked(in, g) : g};
                      });
-    return out;
+    return traced.output(out);
   }
   // Integer bounds outside an integer tensor's range are clamped to it (they cannot be
   // represented in the tensor's dtype, which the result keeps).

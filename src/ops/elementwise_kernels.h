@@ -440,8 +440,9 @@ void record_unary(const char* op, const Tensor& a, const Tensor& out, uint8_t sa
 // save_a / save_b: what the gradient of a / b needs (only kept when that input needs one)
 void record_binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& out,
                    uint8_t save_a, uint8_t save_b, BinaryBackward bw);
+// reverse: the op was `scalar op a` (graph::trace needs the order for sub and div).
 void record_scalar(const char* op, const Tensor& a, const Scalar& s, const Tensor& out,
-                   uint8_t save, ScalarBackward bw);
+                   uint8_t save, ScalarBackward bw, bool reverse = false);
 
 template <typename Fwd>
 [[gnu::noinline, gnu::cold]] Tensor no_grad(const Fwd& fwd) {

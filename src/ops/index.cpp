@@ -13,6 +13,7 @@
 
 #include "core/dispatch.h"
 #include "core/iter.h"
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 
@@ -420,13 +421,15 @@ Tensor Tensor::index(const std::vector<Index>& idx) const {
     return out;
   };
   if (!autograd::needs_grad(*this)) return forward();
+  graph::detail::TracedOp traced("Slice", {*this});
+  if (traced) traced.index(idx, shape());
   Tensor out;
   {
     NoGradGuard ng;  // one node for the whole index, not one per view step
     out = forward();
   }
   record_index(*this, idx, out);
-  return out;
+  return traced.output(out);
 }
 
 Tensor& Tensor::index_put_(const std::vector<Index>& idx, const Tensor& value) {

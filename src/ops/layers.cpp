@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 
@@ -34,6 +35,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                 "linear: expected bias [", out, "] of dtype ", weight.dtype(), ", got shape ",
                 bias.shape(), " of dtype ", bias.dtype());
 
+  graph::detail::TracedOp traced("Gemm", {x, weight});
+  if (traced) {
+    if (has_bias) traced.input(bias);
+    traced.attr("transB", int64_t{1});
+    if (x.ndim() != 2) traced.unsupported("linear on a " + std::to_string(x.ndim()) + "-D input");
+  }
   const int64_t rows = shape_numel(prefix_shape(x));
   Shape out_shape = x.shape();
   out_shape.back() = out;
@@ -61,7 +68,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
           return grads;
         });
   }
-  return y;
+  return traced.output(y);
 }
 
 // ---------------------------------------------------------------- bilinear

@@ -10,6 +10,7 @@
 #include "backend/cpu/reference/kernel_types.h"
 #include "backend/cpu/reference/norm.h"
 #include "backend/cpu/reference/select.h"
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 #ifdef RAVEL_HAVE_ONEDNN
@@ -156,10 +157,21 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   RAVEL_CHECK(!training || n * s > 1, op,
               ": expected more than 1 value per channel when training, got input of shape ",
               input.shape());
+  graph::detail::TracedOp traced("BatchNormalization", {input});
+  if (traced) {
+    weight.defined() ? traced.input(weight) : traced.constant(ones({c}, input.dtype()));
+    bias.defined() ? traced.input(bias) : traced.constant(zeros({c}, input.dtype()));
+    traced.input(running_mean);
+    traced.input(running_var);
+    traced.attr("epsilon", eps);
+    traced.attr("momentum", 1.0 - momentum);  // ONNX weighs the running value
+    if (training || !running_mean.defined())
+      traced.unsupported("batch_norm in training mode (trace runs in eval mode)");
+  }
   NormGeom g{n, c, s, eps};
   BatchStats stats;
-  Tensor y =
-      batch_norm_core(op, input, g, weight, bias, running_mean, running_var, training, &stats);
+  Tensor y = traced.output(
+      batch_norm_core(op, input, g, weight, bias, running_mean, running_var, training, &stats));
   if (training && running_mean.defined()) {
     const double m = static_cast<double>(n * s);
     update_running(running_mean, stats.mean, momentum);

@@ -4,12 +4,14 @@
 // output size (its windows are then a fixed kernel and stride).
 #include "ravel/nn/functional/pool.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "backend/cpu/onednn/pool.h"  // PoolParams (the functions are only called with oneDNN)
 #include "backend/cpu/reference/kernel_types.h"
 #include "backend/cpu/reference/pool.h"
 #include "backend/cpu/reference/select.h"
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 
@@ -141,8 +143,29 @@ int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil
   return out;
 }
 
+// The ONNX form of a pool (graph::trace).
+void trace_pool(graph::detail::TracedOp& t, const Pool& p, const std::vector<int64_t>& k,
+                const std::vector<int64_t>& s, std::vector<int64_t> pad,
+                const std::vector<int64_t>& dil, bool ceil_mode) {
+  if (!p.batched) return t.unsupported(std::string(p.op) + " on an unbatched input");
+  if (p.divisor) return t.unsupported(std::string(p.op) + " with divisor_override");
+  t.attr("kernel_shape", k);
+  t.attr("strides", s);
+  pad.insert(pad.end(), pad.begin(), pad.end());
+  t.attr("pads", pad);
+  if (ceil_mode) t.attr("ceil_mode", int64_t{1});
+  if (p.max) {
+    t.attr("dilations", dil);
+  } else {
+    if (std::any_of(dil.begin(), dil.end(), [](int64_t d) { return d != 1; }))
+      return t.unsupported(std::string(p.op) + " with dilation");
+    t.attr("count_include_pad", int64_t{p.count_include_pad ? 1 : 0});
+  }
+}
+
 Tensor pool(Pool p, const Tensor& input, const Ints& kernel_size, const Ints& stride_,
             const Ints& padding, const Ints& dilation, bool ceil_mode) {
+  graph::detail::TracedOp traced(p.max ? "MaxPool" : "AveragePool", {input});
   init_pool(p, input);
   const size_t nsp = static_cast<size_t>(p.nsp);
   std::vector<int64_t> k = kernel_size.expand(nsp, p.op, "kernel_size");
@@ -172,10 +195,12 @@ Tensor pool(Pool p, const Tensor& input, const Ints& kernel_size, const Ints& st
   }
   for (int a = 0; a < 3 - p.nsp; ++a) p.geom.win[a] = {{0, 1, 1, 1}};
   if (p.divisor) p.onednn_ok = false;
-  return run_pool(p, input);
+  if (traced) trace_pool(traced, p, k, s, pad, dil, ceil_mode);
+  return traced.output(run_pool(p, input));
 }
 
 Tensor adaptive_pool(Pool p, const Tensor& input, const Ints& output_size) {
+  graph::detail::TracedOp traced(p.max ? "MaxPool" : "AveragePool", {input});
   init_pool(p, input);
   const size_t nsp = static_cast<size_t>(p.nsp);
   std::vector<int64_t> out = output_size.expand(nsp, p.op, "output_size");
@@ -189,7 +214,23 @@ Tensor adaptive_pool(Pool p, const Tensor& input, const Ints& output_size) {
     p.params.k[j] = p.params.stride[j] = in / out[i];
   }
   for (int a = 0; a < 3 - p.nsp; ++a) p.geom.win[a] = {{0, 1, 1, 1}};
-  return run_pool(p, input);
+  if (traced) {
+    // Global average for 1x1; evenly divisible sizes are a plain pool with kernel = stride.
+    std::vector<int64_t> k;
+    for (size_t i = 0; i < nsp; ++i) {
+      const int64_t in = p.geom.in[3 - nsp + i];
+      if (in % out[i] != 0)
+        traced.unsupported(std::string(p.op) + " from size " + std::to_string(in) + " to " +
+                           std::to_string(out[i]) + " (not a divisor)");
+      k.push_back(in / out[i]);
+    }
+    if (!p.max && std::all_of(out.begin(), out.end(), [](int64_t o) { return o == 1; }))
+      traced.set_op("GlobalAveragePool");
+    else
+      trace_pool(traced, p, k, k, std::vector<int64_t>(nsp, 0), std::vector<int64_t>(nsp, 1),
+                 false);
+  }
+  return traced.output(run_pool(p, input));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "core/dispatch.h"
 #include "core/iter.h"
 #include "core/parallel.h"
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 
@@ -851,6 +852,14 @@ Tensor prod(const Tensor& a, const Axes& axes, bool keepdims, std::optional<DTyp
 Tensor mean(const Tensor& a, const Axes& axes, bool keepdims, std::optional<DType> dtype) {
   uint64_t mask = axes_mask(axes, a.shape(), "mean");
   const double n = static_cast<double>(reduced_count(a.shape(), mask));
+  graph::detail::TracedOp traced("GlobalAveragePool", {a});
+  if (traced) {
+    // Only the global average of [N, C, spatial...] has an ONNX form here.
+    const uint64_t spatial = a.ndim() >= 3 ? ((uint64_t{1} << a.ndim()) - 1) & ~uint64_t{3} : 0;
+    if (mask != spatial || (dtype && *dtype != a.dtype()))
+      traced.unsupported("mean over other axes than the spatial ones of [N, C, ...]");
+    if (!keepdims) traced.reshape_output();
+  }
   Tensor r;
   {
     NoGradGuard ng;
@@ -868,7 +877,7 @@ Tensor mean(const Tensor& a, const Axes& axes, bool keepdims, std::optional<DTyp
                        return (gk / n).expand(shape);
                      });
   }
-  return r;
+  return traced.output(r);
 }
 
 namespace {

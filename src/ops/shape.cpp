@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/parallel.h"
+#include "graph/trace_hook.h"
 #include "ravel/autograd.h"
 #include "ravel/ops.h"
 
@@ -64,6 +65,11 @@ Tensor concatenate(const std::vector<Tensor>& ts, int64_t axis) {
     dtype = promote_types(dtype, t.dtype());
   }
   bool grad = autograd::needs_grad_any(ts);
+  graph::detail::TracedOp traced("Concat", {});
+  if (traced) {
+    for (const Tensor& t : ts) traced.input(t);
+    traced.attr("axis", axis);
+  }
   Tensor out = empty(shape, dtype);
   {
     NoGradGuard ng;
@@ -88,7 +94,7 @@ Tensor concatenate(const std::vector<Tensor>& ts, int64_t axis) {
                        return grads;
                      });
   }
-  return out;
+  return traced.output(out);
 }
 
 Tensor stack(const std::vector<Tensor>& ts, int64_t axis) {
@@ -276,6 +282,14 @@ Tensor pad(const Tensor& a, const std::vector<std::pair<int64_t, int64_t>>& pad_
     }
   }
   bool grad = autograd::needs_grad(a);
+  graph::detail::TracedOp traced("Pad", {a});
+  if (traced) {
+    std::vector<int64_t> pads(2 * nd);
+    for (size_t d = 0; d < nd; ++d) std::tie(pads[d], pads[d + nd]) = width(d);
+    traced.constant(from_vector(pads));
+    traced.constant(scalar_tensor(value, a.dtype()));
+    traced.attr("mode", mode);
+  }
   Tensor out = empty(shape, a.dtype());
   {
     NoGradGuard ng;
@@ -304,7 +318,7 @@ Tensor pad(const Tensor& a, const std::vector<std::pair<int64_t, int64_t>>& pad_
                        return std::vector<Tensor>{pad_backward(g, widths, in_shape, source)};
                      });
   }
-  return out;
+  return traced.output(out);
 }
 
 Tensor repeat(const Tensor& a, int64_t repeats, std::optional<int64_t> axis) {
