@@ -165,21 +165,21 @@ Window window_of(const Node& n, const std::vector<int64_t>& spatial,
     const int64_t k = kernel[i], st = w.strides[i], d = w.dilations[i], in = spatial[i];
     if (k < 1 || st < 1 || d < 1)
       node_error(n, "kernel ", k, ", stride ", st, " and dilation ", d, " must be positive");
-    const int64_t eff = d * (k - 1) + 1;
+    const int64_t eff = size_add(n, size_mul(n, d, k - 1), 1);
     int64_t pb = pads[i], pe = pads[i + s], out;
     if (pb < 0 || pe < 0) node_error(n, "pads ", shape_str(pads), " must not be negative");
     if (auto_pad == "VALID") pb = pe = 0;
     if (same) {
-      out = (in + st - 1) / st;
-      const int64_t total = std::max<int64_t>(0, (out - 1) * st + eff - in);
+      out = size_add(n, in, st - 1) / st;
+      const int64_t total = std::max<int64_t>(0, size_add(n, size_mul(n, out - 1, st), eff) - in);
       pb = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       pe = total - pb;
     } else {
-      const int64_t span = in + pb + pe - eff;
+      const int64_t span = size_add(n, size_add(n, in, pb), pe) - eff;
       if (span < 0)
         node_error(n, "a window of ", eff, " (kernel ", k, ", dilation ", d,
                    ") does not fit spatial size ", in, " padded by ", pb, "+", pe);
-      out = (w.ceil_mode ? (span + st - 1) / st : span / st) + 1;
+      out = (w.ceil_mode ? size_add(n, span, st - 1) / st : span / st) + 1;
       // As PyTorch and ONNX Runtime: the last window must start inside the input or left pad.
       if (w.ceil_mode && (out - 1) * st >= in + pb) --out;
     }
@@ -217,11 +217,11 @@ std::vector<SliceAxis> slice_plan(const Node& n, const std::vector<int64_t>& sha
     if (step > 0) {
       start = fix(starts[i], 0, dim);
       end = fix(ends[i], 0, dim);
-      len = end > start ? (end - start + step - 1) / step : 0;
+      len = end > start ? 1 + (end - start - 1) / step : 0;
     } else {
       start = fix(starts[i], -1, dim - 1);
       end = fix(ends[i], -1, dim - 1);
-      len = start > end ? (start - end - step - 1) / -step : 0;
+      len = start > end ? 1 + (start - end - 1) / -std::max(step, -dim - 1) : 0;
       if (len == 0) start = 0;
     }
     plan.push_back({axis, start, step, len});
@@ -247,11 +247,11 @@ std::vector<int64_t> reshape_target(const Node& n, const std::vector<int64_t>& i
     } else if (out[i] < 0) {
       node_error(n, "target ", shape_str(target), " has a negative size");
     } else {
-      known *= out[i];
+      known = size_mul(n, known, out[i]);
     }
   }
   int64_t total = 1;
-  for (int64_t d : in) total *= d;
+  for (int64_t d : in) total = size_mul(n, total, d);
   if (infer >= 0) {
     if (known == 0 || total % known != 0)
       node_error(n, "cannot reshape input ", shape_str(in), " to ", shape_str(target));
@@ -392,9 +392,9 @@ std::vector<Dims> node_shapes(const Graph& g, const Node& n, const std::vector<D
     if (x.size() < 3) node_error(n, "input must be [N, C, spatial...], got ", shape_str(x));
     expect_rank(n, w, x.size(), "weight");
     const int64_t group = n.attr_int("group", 1);
-    if (group < 1 || w[0] % group != 0 || w[1] * group != x[1])
-      node_error(n, "weight ", shape_str(w), " with group ", group, " expects ", w[1] * group,
-                 " input channels, input is ", shape_str(x));
+    if (group < 1 || w[0] % group != 0 || x[1] % group != 0 || w[1] != x[1] / group)
+      node_error(n, "weight ", shape_str(w), " with group ", group, " expects ",
+                 detail::size_mul(n, w[1], group), " input channels, input is ", shape_str(x));
     if (has_input(2) && input(2) != Dims{w[0]})
       node_error(n, "bias ", shape_str(input(2)), " must be [", w[0], "]");
     Dims kernel(w.begin() + 2, w.end());
@@ -441,7 +441,8 @@ std::vector<Dims> node_shapes(const Graph& g, const Node& n, const std::vector<D
     if (axis < -rank || axis > rank) node_error(n, "axis ", axis, " out of range for rank ", rank);
     if (axis < 0) axis += rank;
     int64_t a = 1, b = 1;
-    for (int64_t i = 0; i < rank; ++i) (i < axis ? a : b) *= x[i];
+    for (int64_t i = 0; i < rank; ++i)
+      (i < axis ? a : b) = detail::size_mul(n, i < axis ? a : b, x[i]);
     return {{a, b}};
   }
   if (op == "Reshape")
@@ -458,7 +459,7 @@ std::vector<Dims> node_shapes(const Graph& g, const Node& n, const std::vector<D
       if (!ok)
         node_error(n, "input ", i, " ", shape_str(s), " does not fit ", shape_str(input(0)),
                    " along axis ", axis);
-      out[axis] += s[axis];
+      out[axis] = detail::size_add(n, out[axis], s[axis]);
     }
     return {out};
   }
@@ -498,7 +499,7 @@ std::vector<Dims> node_shapes(const Graph& g, const Node& n, const std::vector<D
     if (has_input(2) && !input(2).empty() && input(2) != Dims{1})
       node_error(n, "constant_value must be a scalar, got ", shape_str(input(2)));
     for (size_t i = 0; i < out.size(); ++i) {
-      out[i] += pads[i] + pads[i + out.size()];
+      out[i] = detail::size_add(n, out[i], detail::size_add(n, pads[i], pads[i + out.size()]));
       if (out[i] < 0) node_error(n, "pads ", shape_str(pads), " crop axis ", i, " below 0");
     }
     return {out};

@@ -62,4 +62,17 @@ template <typename... Args>
   ::ravel::detail::throw_error(describe(n), ": ", args...);
 }
 
+// Size arithmetic on values a hostile file chooses (pads, reshape targets, dimensions): an
+// int64 overflow is a named error, not undefined behaviour.
+inline int64_t size_mul(const Node& n, int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r)) node_error(n, "sizes overflow: ", a, " * ", b);
+  return r;
+}
+inline int64_t size_add(const Node& n, int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) node_error(n, "sizes overflow: ", a, " + ", b);
+  return r;
+}
+
 }  // namespace ravel::graph::detail

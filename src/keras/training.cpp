@@ -202,8 +202,10 @@ Options fill_options(const std::string& optimizer, double keras_lr,
                      const std::map<std::string, double>& given) {
   Options o;
   o.lr = keras_lr;
-  for (const auto& [key, value] : given) {
-    const std::string name = option_alias(optimizer, key);
+  for (const auto& entry : given) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda.
+    const double value = entry.second;
+    const std::string name = option_alias(optimizer, entry.first);
     bool found = false;
     o.fields([&](std::string_view n, auto& field) {
       if (n != name) return;
@@ -219,7 +221,7 @@ Options fill_options(const std::string& optimizer, double keras_lr,
       known += (known.empty() ? "" : ", ") + std::string(n);
       if (n == "lr") known += " (learning_rate)";
     });
-    detail::throw_error("OptimizerSpec: ", optimizer, " has no option '", key,
+    detail::throw_error("OptimizerSpec: ", optimizer, " has no option '", entry.first,
                         "', expected one of ", known);
   }
   return o;
