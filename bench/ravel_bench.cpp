@@ -1,12 +1,18 @@
 // ravel's side of bench/compare. Usage: ravel_bench [workload...] (default: all).
 // Each workload mirrors one in bench/peers/numpy_bench.py (np_*) or bench/peers/torch_bench.py
-// (autograd_chain, mlp_train); the names must match.
+// (autograd_chain, mlp_train, resnet*_infer_*) or scripts/ort.js (ort_*); the names must match.
+//   ravel_bench --peak     the machine's float32 FMA peak in GFLOP/s on all threads
+#include <immintrin.h>
 #include <ravel/nn.h>
 #include <ravel/ravel.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string>
+#include <thread>
 
 #include "workloads.h"
 
@@ -92,7 +98,83 @@ std::map<std::string, std::function<std::function<void()>()>> workloads() {
       sink = loss.item<float>();
     };
   };
+  // One ResNet-20 training step, batch 128 (bench/peers/torch_fmnist.py's model in torch).
+  auto resnet20_train = [](int64_t channels, int64_t size) {
+    namespace F = nn::functional;
+    auto net = models::resnet20({.num_classes = 10, .in_channels = channels});
+    auto opt = std::make_shared<optim::SGD>(
+        net->parameters(), optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true});
+    Tensor x = randn({128, channels, size, size}), y = randint(0, 10, {128});
+    return [=] {
+      opt->zero_grad();
+      Tensor loss = F::cross_entropy((*net)(x), y);
+      loss.backward();
+      opt->step();
+      sink = loss.item<float>();
+    };
+  };
+  w["resnet20_train_fmnist"] = [=] { return resnet20_train(1, 28); };
+  w["resnet20_train_cifar"] = [=] { return resnet20_train(3, 32); };
+  w["small_op"] = w["np_small_add"];
+  // Inference, eval mode, batch 1 or 16 at 3x224x224: ravel's frozen path (ravel/infer.h:
+  // BN folded, weights packed, blocked layouts, fused ReLU/add) against torch's eval mode.
+  auto frozen = [](std::shared_ptr<nn::Module> net, int64_t batch, DType dtype) {
+    net->eval();
+    Tensor x = rand({batch, 3, 224, 224});
+    auto model = infer::freeze(*net, x, {.dtype = dtype});
+    return [=] { sink = model->run(x).data_ptr<float>()[0]; };
+  };
+  w["resnet18_infer_b1"] = [=] { return frozen(models::resnet18(), 1, DType::Float32); };
+  w["resnet18_infer_b16"] = [=] { return frozen(models::resnet18(), 16, DType::Float32); };
+  w["resnet50_infer_b1"] = [=] { return frozen(models::resnet50(), 1, DType::Float32); };
+  // The ONNX files bench/compare exported from torchvision (RAVEL_BENCH_ONNX_DIR), imported and
+  // frozen; ONNX Runtime runs the same files (scripts/ort.js).
+  auto onnx_frozen = [](const std::string& file, DType dtype) {
+    const char* dir = std::getenv("RAVEL_BENCH_ONNX_DIR");
+    RAVEL_CHECK(dir, "ravel_bench: set RAVEL_BENCH_ONNX_DIR (bench/compare does)");
+    auto model =
+        infer::FrozenModel::create(onnx::load(std::string(dir) + "/" + file), {.dtype = dtype});
+    Tensor x = full({1, 3, 224, 224}, 0.5f);
+    return [=] { sink = model->run(x).data_ptr<float>()[0]; };
+  };
+  w["ort_resnet18_infer_b1"] = [=] { return onnx_frozen("resnet18.onnx", DType::Float32); };
+  w["ort_resnet50_infer_b1"] = [=] { return onnx_frozen("resnet50.onnx", DType::Float32); };
+  w["ort_resnet18_infer_b1_bf16"] = [=] { return onnx_frozen("resnet18.onnx", DType::BFloat16); };
   return w;
+}
+
+// Float32 FMA throughput: 10 independent chains of 16-wide FMAs per thread (enough to hide the
+// FMA latency), on as many threads as ravel uses.
+double fma_peak_gflops() {
+#ifndef __AVX512F__
+  return 0;  // built without -march=native on an AVX-512 machine: no peak to measure
+#else
+  const int threads = get_num_threads();
+  const long iters = 100000000;
+  std::vector<double> rate(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      __m512 a[10];
+      for (int k = 0; k < 10; ++k) a[k] = _mm512_set1_ps(1.0f + 0.1f * k);
+      const __m512 b = _mm512_set1_ps(0.99999f), c = _mm512_set1_ps(1e-5f);
+      auto t0 = std::chrono::steady_clock::now();
+      for (long i = 0; i < iters; ++i)
+        for (int k = 0; k < 10; ++k) a[k] = _mm512_fmadd_ps(a[k], b, c);
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      float lanes[16], acc = 0;
+      for (int k = 0; k < 10; ++k) {
+        _mm512_storeu_ps(lanes, a[k]);
+        acc += lanes[0];
+      }
+      sink = acc;
+      rate[t] = iters * 10.0 * 16 * 2 / s / 1e9;
+    });
+  for (auto& th : pool) th.join();
+  double total = 0;
+  for (double r : rate) total += r;
+  return total;
+#endif
 }
 }  // namespace
 
@@ -100,6 +182,10 @@ int main(int argc, char** argv) {
   auto all = workloads();
   std::vector<std::string> names;
   for (int i = 1; i < argc; ++i) names.push_back(argv[i]);
+  if (names.size() == 1 && names[0] == "--peak") {
+    std::printf("PEAK %.1f\n", fma_peak_gflops());
+    return 0;
+  }
   if (names.empty())
     for (auto& [name, _] : all) names.push_back(name);
   for (const auto& name : names) {

@@ -44,7 +44,48 @@ def mlp_train():
     return fn
 
 
-WORKLOADS = {"autograd_chain": autograd_chain, "mlp_train": mlp_train}
+def resnet20_train(channels, size):
+    # One ResNet-20 training step, batch 128: forward, cross-entropy, backward, SGD momentum.
+    from torch_fmnist import ResNet20
+    torch.manual_seed(0)
+    net = ResNet20(in_ch=channels).train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    x, y = torch.randn(128, channels, size, size), torch.randint(0, 10, (128,))
+
+    def fn():
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        loss.item()
+    return fn
+
+
+def small_op():
+    a, b = torch.rand(16), torch.rand(16)
+    return lambda: torch.add(a, b)
+
+
+def infer(arch, batch):
+    # torchvision's model in eval mode under no_grad (PyTorch's inference mode), 3x224x224.
+    import torchvision
+    torch.manual_seed(0)
+    net = getattr(torchvision.models, arch)().eval()
+    x = torch.rand(batch, 3, 224, 224)
+
+    def fn():
+        with torch.no_grad():
+            net(x)
+    return fn
+
+
+WORKLOADS = {"autograd_chain": autograd_chain, "mlp_train": mlp_train,
+             "resnet18_infer_b1": lambda: infer("resnet18", 1),
+             "resnet18_infer_b16": lambda: infer("resnet18", 16),
+             "resnet50_infer_b1": lambda: infer("resnet50", 1),
+             "resnet20_train_fmnist": lambda: resnet20_train(1, 28),
+             "resnet20_train_cifar": lambda: resnet20_train(3, 32),
+             "small_op": small_op}
 
 
 def main():

@@ -18,6 +18,7 @@
 #include "ravel/keras/model.h"
 #include "ravel/models/zoo.h"
 #include "ravel/nn/functional.h"
+#include "ravel/onnx.h"
 #include "ravel/ops.h"
 #include "ravel/random.h"
 #include "support/numpy_oracle.h"
@@ -126,7 +127,8 @@ TEST_F(CliTest, HelpOfEverySubcommand) {
       {"evaluate --help", "--data"},
       {"predict --help", "--top"},
       {"summary --help", "--input-shape"},
-      {"bench --help", "--steps"}};
+      {"bench --help", "--steps"},
+      {"export --help", "--input-shape"}};
   for (const auto& [args, fragment] : cases) {
     SCOPED_TRACE(args);
     CliRun r = ravel_cli(args);
@@ -245,6 +247,31 @@ out = (F.nll_loss(torch.log(p), y).double(), (p.argmax(1) == y).double().mean() 
   torch.run();
   EXPECT_NEAR(cli_loss, torch.results(h)[0].item<double>(), 1e-4);
   EXPECT_NEAR(cli_acc, torch.results(h)[1].item<double>(), 1e-2);
+}
+
+// `ravel export`: the trained model as ONNX, accepted by onnx.checker, imported back with the
+// model's outputs at another batch size; a wrong extension is a usage error.
+TEST_F(CliTest, ExportWritesOnnxOfTheTrainedModel) {
+  const CliRun& run = trained();
+  ASSERT_EQ(run.status, 0) << run.err;
+  const std::string model_file = (dir_ / "run" / "model.ravel").string();
+  CliRun ex = ravel_cli("export " + model_file + " " + path("mlp.onnx"));
+  ASSERT_EQ(ex.status, 0) << ex.err;
+  EXPECT_EQ(std::system(("/usr/bin/python3 -c \"import onnx, sys; "
+                         "onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\" " +
+                         path("mlp.onnx"))
+                            .c_str()),
+            0);
+  auto model = keras::load_model(model_file);
+  auto imported = onnx::import_model(path("mlp.onnx"));
+  imported->eval();
+  Tensor x = rand({5, 1, 28, 28});
+  Tensor expected = model->predict(x);
+  NoGradGuard no_grad;
+  EXPECT_LT(amax(abs((*imported)(x)-expected)).item<double>(),
+            1e-5 * (1 + amax(abs(expected)).item<double>()));
+  expect_failure("export " + model_file + " " + path("mlp.txt"), 2, {".onnx", "mlp.txt"});
+  expect_failure("export " + path("missing.ravel") + " " + path("m.onnx"), 1, {"missing.ravel"});
 }
 
 TEST_F(CliTest, ResumeContinuesTheRun) {

@@ -41,6 +41,7 @@ void add_predict(CLI::App& app, int* status);
 void add_summary(CLI::App& app, int* status);
 void add_bench(CLI::App& app, int* status);
 void add_convert(CLI::App& app, int* status);
+void add_export(CLI::App& app, int* status);
 
 // ---- datasets (datasets.cpp) ----
 

@@ -1,5 +1,5 @@
 // The `ravel` command line: train, evaluate, predict, summary and bench, on the Keras-level API,
-// and convert for PyTorch weights.
+// convert for PyTorch weights, and export to ONNX.
 //
 //   ravel train --model resnet20 --data fashion-mnist --epochs 15     # report in runs/...
 //   ravel train --model mlp --data iris.csv --label-column species
@@ -8,6 +8,7 @@
 //   ravel summary resnet20 --input-shape 1,28,28
 //   ravel bench --model resnet20 --batch-size 128
 //   ravel convert resnet18.pth resnet18.safetensors --model resnet18
+//   ravel export runs/r20/model.ravel r20.onnx
 //
 // Exit status: 0 on success, 2 for a wrong command line (one line on stderr says what), 1 when
 // the command fails (a missing or corrupt file, data that does not fit the model).
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   add_summary(app, &status);
   add_bench(app, &status);
   add_convert(app, &status);
+  add_export(app, &status);
 
   // A first word that names no sub-command (CLI11 would only say that one is required).
   if (argc > 1 && argv[1][0] != '-') {
@@ -54,7 +56,7 @@ int main(int argc, char** argv) {
     if (!known) {
       std::fprintf(stderr,
                    "ravel: unknown command '%s' (train, evaluate, predict, summary, bench, "
-                   "convert; see --help)\n",
+                   "convert, export; see --help)\n",
                    argv[1]);
       return kExitUsage;
     }
