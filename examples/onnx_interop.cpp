@@ -1,10 +1,12 @@
 // A trained model out to ONNX and back, and frozen for fast inference, on the Fashion-MNIST test
 // set:
-//   onnx_interop MODEL.ravel [OUT_DIR]     (MODEL: what `ravel train` writes, e.g. from ./demo.sh)
+//   onnx_interop MODEL.ravel [OUT_DIR]        what `ravel train` writes (e.g. ./demo.sh)
+//   onnx_interop MODEL.safetensors [OUT_DIR]  a ResNet-20 from examples/fashion_mnist
 // prints the test accuracy of the model as trained (eager), of the ONNX file imported back into
 // ravel, of the frozen float32 and bfloat16 paths, their top-1 agreement with eager float32,
 // and the time per 500-image batch of each. Writes OUT_DIR/model.onnx (default: the model's
-// folder) and OUT_DIR/test_images.npy, so ONNX Runtime can be run on the same data:
+// folder), OUT_DIR/test_images.npy and the eager logits OUT_DIR/ravel_logits.npy, so ONNX Runtime
+// can be run on the same data and compared:
 //   node scripts/ort.js predict OUT_DIR/model.onnx OUT_DIR/test_images.npy OUT_DIR/ort.npy
 #include <ravel/ravel.h>
 
@@ -52,11 +54,20 @@ int main(int argc, char** argv) {
     const std::filesystem::path out =
         argc > 2 ? std::filesystem::path(argv[2]) : model_path.parent_path();
     std::filesystem::create_directories(out);
-    auto model = keras::load_model(model_path.string());
-    model->eval();
     auto test = data::load_fashion_mnist(data::Split::Test);
-    // `ravel train`'s convention: float32 pixels in [0, 1]; the model normalises them itself.
-    Tensor images = (test.images.to(DType::Float32) / 255.0f).contiguous();
+    // `ravel train`'s models take float32 pixels in [0, 1] and normalise them themselves;
+    // examples/fashion_mnist's ResNet-20 takes pixels normalised by the training set's mean/std.
+    std::shared_ptr<nn::Module> model;
+    Tensor images = test.images.to(DType::Float32) / 255.0f;
+    if (model_path.extension() == ".safetensors") {
+      model = models::resnet20({.num_classes = 10, .in_channels = 1});
+      load(*model, model_path.string());
+      images = (images - 0.2860f) / 0.3530f;
+    } else {
+      model = keras::load_model(model_path.string());
+    }
+    images = images.contiguous();
+    model->eval();
     auto accuracy = [&](const Tensor& logits) {
       return mean((argmax(logits, 1) == test.labels).to(DType::Float64)).item<double>();
     };
@@ -66,6 +77,7 @@ int main(int argc, char** argv) {
     const std::string onnx_file = (out / "model.onnx").string();
     onnx::export_model(*model, {images.slice(0, 0, 2)}, onnx_file);
     save_npy((out / "test_images.npy").string(), images);
+    save_npy((out / "ravel_logits.npy").string(), eager.logits);
     auto imported = onnx::import_model(onnx_file);
     imported->eval();
     Result back = over_batches(images, [&](const Tensor& x) { return (*imported)(x); });
