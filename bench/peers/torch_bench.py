@@ -26,6 +26,17 @@ def autograd_chain():
     return fn
 
 
+def train_step(net, opt, x, y):
+    # zero_grad, forward, cross-entropy, backward, optimizer step.
+    def fn():
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        loss.item()
+    return fn
+
+
 def mlp_train():
     # One step of a 784-512-512-10 ReLU MLP, batch 128, cross-entropy, SGD with momentum.
     torch.manual_seed(0)
@@ -33,32 +44,17 @@ def mlp_train():
                               torch.nn.Linear(512, 512), torch.nn.ReLU(),
                               torch.nn.Linear(512, 10))
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    x, y = torch.randn(128, 784), torch.randint(0, 10, (128,))
-
-    def fn():
-        opt.zero_grad()
-        loss = F.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        loss.item()
-    return fn
+    return train_step(net, opt, torch.randn(128, 784), torch.randint(0, 10, (128,)))
 
 
 def resnet20_train(channels, size):
-    # One ResNet-20 training step, batch 128: forward, cross-entropy, backward, SGD momentum.
+    # One ResNet-20 training step, batch 128, SGD with Nesterov momentum.
     from torch_fmnist import ResNet20
     torch.manual_seed(0)
     net = ResNet20(in_ch=channels).train()
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-    x, y = torch.randn(128, channels, size, size), torch.randint(0, 10, (128,))
-
-    def fn():
-        opt.zero_grad()
-        loss = F.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        loss.item()
-    return fn
+    return train_step(net, opt, torch.randn(128, channels, size, size),
+                      torch.randint(0, 10, (128,)))
 
 
 def small_op():

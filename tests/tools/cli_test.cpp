@@ -21,63 +21,13 @@
 #include "ravel/onnx.h"
 #include "ravel/ops.h"
 #include "ravel/random.h"
+#include "support/cli_run.h"
 #include "support/numpy_oracle.h"
 
 namespace fs = std::filesystem;
 
 namespace ravel::testing {
 namespace {
-
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// The CLI next to this test binary: <build>/tests/ravel_tests -> <build>/tools/ravel/ravel.
-fs::path cli_path() {
-  return fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "tools" / "ravel" /
-         "ravel";
-}
-
-// Runs `ravel <args>` (args are shell words; test paths have no spaces) with 2 threads.
-CliRun ravel_cli(const std::string& args) {
-  static int counter = 0;
-  fs::path base = fs::temp_directory_path() /
-                  ("ravel_cli_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-  const std::string cmd = "OMP_NUM_THREADS=2 " + cli_path().string() + " " + args + " >" +
-                          base.string() + ".out 2>" + base.string() + ".err";
-  int raw = std::system(cmd.c_str());
-  CliRun r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  r.out = slurp(base.string() + ".out");
-  r.err = slurp(base.string() + ".err");
-  fs::remove(base.string() + ".out");
-  fs::remove(base.string() + ".err");
-  return r;
-}
-
-int count_lines(const std::string& s) {
-  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
-
-// A failure: the status, exactly one line on stderr holding every fragment, nothing that looks
-// like a crash.
-void expect_failure(const std::string& args, int status,
-                    const std::vector<std::string>& fragments) {
-  SCOPED_TRACE("ravel " + args);
-  CliRun r = ravel_cli(args);
-  EXPECT_EQ(r.status, status) << r.err;
-  EXPECT_EQ(count_lines(r.err), 1) << r.err;
-  for (const auto& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
-}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -91,7 +41,7 @@ class CliTest : public ::testing::Test {
 
   // The short real run, made once for the tests that need a trained model.
   static const CliRun& trained() {
-    static CliRun run = ravel_cli(
+    static CliRun run = run_ravel(
         "train --model mlp --epochs 1 --train-limit 2000 --test-limit 500 "
         "--batch-size 64 --workers 0 --out " +
         path("run"));
@@ -105,19 +55,19 @@ TEST_F(CliTest, BinaryIsBuilt) {
 }
 
 TEST_F(CliTest, UsageErrors) {
-  expect_failure("", 2, {"ravel"});
-  expect_failure("frobnicate", 2, {"frobnicate"});
-  expect_failure("train --epochs -3", 2, {"--epochs"});
-  expect_failure("train --epochs 0", 2, {"--epochs"});
-  expect_failure("train --lr abc", 2, {"--lr"});
-  expect_failure("train --optimizer sgdx", 2, {"--optimizer"});
-  expect_failure("train --no-such-option", 2, {"--no-such-option"});
-  expect_failure("train --model nonet --train-limit 10 --test-limit 10", 2, {"nonet"});
-  expect_failure("train --data nowhere.bin", 2, {"nowhere.bin"});
-  expect_failure("train --resume", 2, {"--resume", "--out"});
-  expect_failure("predict", 2, {"model"});
-  expect_failure("summary resnet20 --input-shape 1,x,28", 2, {"--input-shape"});
-  expect_failure("bench --model nonet", 2, {"nonet"});
+  expect_cli_failure("", 2, {"ravel"});
+  expect_cli_failure("frobnicate", 2, {"frobnicate"});
+  expect_cli_failure("train --epochs -3", 2, {"--epochs"});
+  expect_cli_failure("train --epochs 0", 2, {"--epochs"});
+  expect_cli_failure("train --lr abc", 2, {"--lr"});
+  expect_cli_failure("train --optimizer sgdx", 2, {"--optimizer"});
+  expect_cli_failure("train --no-such-option", 2, {"--no-such-option"});
+  expect_cli_failure("train --model nonet --train-limit 10 --test-limit 10", 2, {"nonet"});
+  expect_cli_failure("train --data nowhere.bin", 2, {"nowhere.bin"});
+  expect_cli_failure("train --resume", 2, {"--resume", "--out"});
+  expect_cli_failure("predict", 2, {"model"});
+  expect_cli_failure("summary resnet20 --input-shape 1,x,28", 2, {"--input-shape"});
+  expect_cli_failure("bench --model nonet", 2, {"nonet"});
 }
 
 TEST_F(CliTest, HelpOfEverySubcommand) {
@@ -131,7 +81,7 @@ TEST_F(CliTest, HelpOfEverySubcommand) {
       {"export --help", "--input-shape"}};
   for (const auto& [args, fragment] : cases) {
     SCOPED_TRACE(args);
-    CliRun r = ravel_cli(args);
+    CliRun r = run_ravel(args);
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find(fragment), std::string::npos) << r.out;
     EXPECT_TRUE(r.err.empty()) << r.err;
@@ -139,20 +89,20 @@ TEST_F(CliTest, HelpOfEverySubcommand) {
 }
 
 TEST_F(CliTest, MissingAndCorruptModelFiles) {
-  expect_failure("evaluate " + path("missing.ravel"), 1, {"missing.ravel"});
-  expect_failure("summary " + path("missing.ravel"), 1, {"missing.ravel"});
+  expect_cli_failure("evaluate " + path("missing.ravel"), 1, {"missing.ravel"});
+  expect_cli_failure("summary " + path("missing.ravel"), 1, {"missing.ravel"});
   std::ofstream(path("corrupt.ravel")) << "this is not a safetensors file at all";
-  expect_failure("evaluate " + path("corrupt.ravel"), 1, {"corrupt.ravel"});
-  expect_failure("predict " + path("corrupt.ravel") + " x.png", 1, {"corrupt.ravel"});
+  expect_cli_failure("evaluate " + path("corrupt.ravel"), 1, {"corrupt.ravel"});
+  expect_cli_failure("predict " + path("corrupt.ravel") + " x.png", 1, {"corrupt.ravel"});
   // A real model file cut in half.
   ASSERT_EQ(trained().status, 0) << trained().err;
   std::string bytes = slurp(path("run/model.ravel"));
   std::ofstream(path("half.ravel"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  expect_failure("predict " + path("half.ravel") + " x.png", 1, {"half.ravel"});
+  expect_cli_failure("predict " + path("half.ravel") + " x.png", 1, {"half.ravel"});
 }
 
 TEST_F(CliTest, SummaryOfZooModelCountsParameters) {
-  CliRun r = ravel_cli("summary resnet20 --input-shape 1,28,28");
+  CliRun r = run_ravel("summary resnet20 --input-shape 1,28,28");
   ASSERT_EQ(r.status, 0) << r.err;
   // Keras prints counts with thousands separators (and counts batch-norm statistics as
   // non-trainable parameters, so the module's parameters are the trainable ones).
@@ -162,7 +112,7 @@ TEST_F(CliTest, SummaryOfZooModelCountsParameters) {
 }
 
 TEST_F(CliTest, BenchPrintsImagesPerSecond) {
-  CliRun r = ravel_cli("bench --model mlp --batch-size 16 --steps 2 --threads 1");
+  CliRun r = run_ravel("bench --model mlp --batch-size 16 --steps 2 --threads 1");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("train step"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("images/s"), std::string::npos) << r.out;
@@ -200,7 +150,7 @@ TEST_F(CliTest, TrainWritesReportThenPredictAndEvaluate) {
   Tensor probs = nn::functional::softmax(logits, -1);
   const int64_t expected = argmax(probs, 1).item<int64_t>();
 
-  CliRun pred = ravel_cli("predict " + (out / "model.ravel").string() + " " + path("shirt.png") +
+  CliRun pred = run_ravel("predict " + (out / "model.ravel").string() + " " + path("shirt.png") +
                           " --json --top 3");
   ASSERT_EQ(pred.status, 0) << pred.err;
   auto j = nlohmann::json::parse(pred.out);
@@ -213,21 +163,21 @@ TEST_F(CliTest, TrainWritesReportThenPredictAndEvaluate) {
               probs.index({0, expected}).item<float>(), 1e-5);
 
   // A table by default.
-  CliRun table = ravel_cli("predict " + (out / "model.ravel").string() + " " + path("shirt.png"));
+  CliRun table = run_ravel("predict " + (out / "model.ravel").string() + " " + path("shirt.png"));
   ASSERT_EQ(table.status, 0) << table.err;
   EXPECT_NE(table.out.find(test.class_names[static_cast<size_t>(expected)]), std::string::npos);
 
   // Wrong size: an error naming both sizes, unless --resize.
   write_png(path("big.png"), zeros({1, 32, 32}, DType::UInt8));
-  expect_failure("predict " + (out / "model.ravel").string() + " " + path("big.png"), 1,
-                 {"big.png", "32x32", "28x28", "--resize"});
+  expect_cli_failure("predict " + (out / "model.ravel").string() + " " + path("big.png"), 1,
+                     {"big.png", "32x32", "28x28", "--resize"});
   CliRun resized =
-      ravel_cli("predict " + (out / "model.ravel").string() + " " + path("big.png") + " --resize");
+      run_ravel("predict " + (out / "model.ravel").string() + " " + path("big.png") + " --resize");
   EXPECT_EQ(resized.status, 0) << resized.err;
 
   // evaluate agrees with train's final test accuracy, and its loss and accuracy with PyTorch on
   // the model's probabilities for the same 500 test images.
-  CliRun ev = ravel_cli("evaluate " + (out / "model.ravel").string() + " --test-limit 500 -v");
+  CliRun ev = run_ravel("evaluate " + (out / "model.ravel").string() + " --test-limit 500 -v");
   ASSERT_EQ(ev.status, 0) << ev.err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(ev.out, m, std::regex(R"(loss ([0-9.]+), accuracy ([0-9.]+)%)")))
@@ -255,7 +205,7 @@ TEST_F(CliTest, ExportWritesOnnxOfTheTrainedModel) {
   const CliRun& run = trained();
   ASSERT_EQ(run.status, 0) << run.err;
   const std::string model_file = (dir_ / "run" / "model.ravel").string();
-  CliRun ex = ravel_cli("export " + model_file + " " + path("mlp.onnx"));
+  CliRun ex = run_ravel("export " + model_file + " " + path("mlp.onnx"));
   ASSERT_EQ(ex.status, 0) << ex.err;
   EXPECT_EQ(std::system(("/usr/bin/python3 -c \"import onnx, sys; "
                          "onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\" " +
@@ -270,13 +220,14 @@ TEST_F(CliTest, ExportWritesOnnxOfTheTrainedModel) {
   NoGradGuard no_grad;
   EXPECT_LT(amax(abs((*imported)(x)-expected)).item<double>(),
             1e-5 * (1 + amax(abs(expected)).item<double>()));
-  expect_failure("export " + model_file + " " + path("mlp.txt"), 2, {".onnx", "mlp.txt"});
-  expect_failure("export " + path("missing.ravel") + " " + path("m.onnx"), 1, {"missing.ravel"});
+  expect_cli_failure("export " + model_file + " " + path("mlp.txt"), 2, {".onnx", "mlp.txt"});
+  expect_cli_failure("export " + path("missing.ravel") + " " + path("m.onnx"), 1,
+                     {"missing.ravel"});
 }
 
 TEST_F(CliTest, ResumeContinuesTheRun) {
   ASSERT_EQ(trained().status, 0) << trained().err;
-  CliRun r = ravel_cli(
+  CliRun r = run_ravel(
       "train --model mlp --epochs 2 --train-limit 2000 --test-limit 500 "
       "--batch-size 64 --workers 0 --quiet --resume --out " +
       path("run"));
@@ -302,7 +253,7 @@ TEST_F(CliTest, TrainAndPredictOnCsv) {
       f << c << "\n";
     }
   }
-  CliRun r = ravel_cli("train --model mlp --data " + path("blobs.csv") +
+  CliRun r = run_ravel("train --model mlp --data " + path("blobs.csv") +
                        " --optimizer adam --epochs 5 --batch-size 16 --workers 0 --quiet --out " +
                        path("csv"));
   ASSERT_EQ(r.status, 0) << r.err;
@@ -310,11 +261,12 @@ TEST_F(CliTest, TrainAndPredictOnCsv) {
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(test accuracy: ([0-9.]+)%)"))) << r.out;
   EXPECT_GT(std::stod(m[1]), 90.0) << r.out;
   CliRun pred =
-      ravel_cli("predict " + path("csv/model.ravel") + " " + path("blobs.csv") + " --json");
+      run_ravel("predict " + path("csv/model.ravel") + " " + path("blobs.csv") + " --json");
   ASSERT_EQ(pred.status, 0) << pred.err;
   EXPECT_EQ(nlohmann::json::parse(pred.out).size(), 200u);
-  expect_failure("train --model resnet20 --data " + path("blobs.csv") + " --out " + path("csv2"), 2,
-                 {"resnet20", "images"});
+  expect_cli_failure(
+      "train --model resnet20 --data " + path("blobs.csv") + " --out " + path("csv2"), 2,
+      {"resnet20", "images"});
 }
 
 // An image folder (one sub-folder per class, split 80/20 by the seed): dark and bright 10x10
@@ -328,7 +280,7 @@ TEST_F(CliTest, TrainAndPredictOnImageFolder) {
       write_png(path("folder/" + std::string(cls) + "/" + std::to_string(i) + ".png"), img);
     }
   }
-  CliRun r = ravel_cli("train --model mlp --data " + path("folder") +
+  CliRun r = run_ravel("train --model mlp --data " + path("folder") +
                        " --image-size 8x8 --optimizer adam --epochs 4 --batch-size 4 --workers 0 "
                        "--quiet --out " +
                        path("folder_run"));
@@ -337,11 +289,11 @@ TEST_F(CliTest, TrainAndPredictOnImageFolder) {
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(test accuracy: ([0-9.]+)%)"))) << r.out;
   EXPECT_GE(std::stod(m[1]), 75.0) << r.out;
   EXPECT_EQ(slurp(dir_ / "folder_run" / "labels.txt"), "bright\ndark\n");
-  CliRun pred = ravel_cli("predict " + path("folder_run/model.ravel") + " " +
+  CliRun pred = run_ravel("predict " + path("folder_run/model.ravel") + " " +
                           path("folder/bright/0.png") + " --resize --json");
   ASSERT_EQ(pred.status, 0) << pred.err;
   EXPECT_EQ(nlohmann::json::parse(pred.out)[0]["predictions"][0]["label"], "bright") << pred.out;
-  expect_failure("train --data " + path("folder") + " --image-size 8y8", 2, {"--image-size"});
+  expect_cli_failure("train --data " + path("folder") + " --image-size 8y8", 2, {"--image-size"});
 }
 
 // MNIST and CIFAR-10 are not installed here: synthetic files in their formats (IDX; CIFAR binary
@@ -383,7 +335,7 @@ TEST_F(CliTest, TrainOnMnistAndCifarLayouts) {
   for (const char* data : {"mnist", "cifar10"}) {
     SCOPED_TRACE(data);
     const std::string dir = path(std::string(data) == "mnist" ? "mnist" : "cifar");
-    CliRun r = ravel_cli(std::string("train --model mlp --data ") + data + " --data-dir " + dir +
+    CliRun r = run_ravel(std::string("train --model mlp --data ") + data + " --data-dir " + dir +
                          " --epochs 5 --lr 0.01 --batch-size 20 --workers 0 --quiet --out " +
                          path(std::string(data) + "_run"));
     ASSERT_EQ(r.status, 0) << r.err;
@@ -392,7 +344,7 @@ TEST_F(CliTest, TrainOnMnistAndCifarLayouts) {
     EXPECT_GE(std::stod(m[1]), 90.0) << r.out;  // chance is 50%
     EXPECT_TRUE(fs::exists(dir_ / (std::string(data) + "_run") / "index.html"));
   }
-  expect_failure("train --data cifar10 --data-dir " + path("nowhere"), 1, {"nowhere"});
+  expect_cli_failure("train --data cifar10 --data-dir " + path("nowhere"), 1, {"nowhere"});
 }
 
 }  // namespace

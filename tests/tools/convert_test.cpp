@@ -16,6 +16,7 @@
 #include "ravel/models/classic.h"
 #include "ravel/pytorch.h"
 #include "ravel/safetensors.h"
+#include "support/cli_run.h"
 #include "support/numpy_oracle.h"
 #include "support/temp_dir.h"
 
@@ -24,41 +25,13 @@ namespace fs = std::filesystem;
 namespace ravel::testing {
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 class ConvertTest : public TempDirTest {
  protected:
   // `ravel convert <args>` (shell words; test paths have no spaces).
-  CliRun convert(const std::string& args) {
-    const fs::path cli = fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "tools" /
-                         "ravel" / "ravel";
-    const std::string cmd = "OMP_NUM_THREADS=2 " + cli.string() + " convert " + args + " >" +
-                            path("run.out") + " 2>" + path("run.err");
-    int raw = std::system(cmd.c_str());
-    CliRun r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.out = slurp(path("run.out"));
-    r.err = slurp(path("run.err"));
-    return r;
-  }
-  // A failure: the status and one line on stderr holding every fragment.
+  CliRun convert(const std::string& args) { return run_ravel("convert " + args); }
   void expect_failure(const std::string& args, int status,
                       const std::vector<std::string>& fragments) {
-    SCOPED_TRACE("ravel convert " + args);
-    CliRun r = convert(args);
-    EXPECT_EQ(r.status, status) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    for (const auto& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << r.err;
+    expect_cli_failure("convert " + args, status, fragments);
   }
 };
 

@@ -84,6 +84,8 @@ std::pair<Tensor, Tensor> materialize(const data::Dataset& ds);
 
 // "HxW" or "S" -> {H, W}; anything else is a UsageError naming the option.
 std::pair<int64_t, int64_t> parse_size(const std::string& option, const std::string& text);
+// "C,H,W" (any number of positive sizes) -> a shape; anything else is a UsageError.
+keras::Shape parse_shape(const std::string& option, const std::string& text);
 
 // ---- models and files ----
 

@@ -59,6 +59,25 @@ void add_data_options(CLI::App& app, DataSpec& spec) {
       ->check(positive());
 }
 
+keras::Shape parse_shape(const std::string& option, const std::string& text) {
+  keras::Shape shape;
+  std::stringstream ss(text);
+  for (std::string part; std::getline(ss, part, ',');) {
+    size_t pos = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(part, &pos);
+    } catch (const std::logic_error&) {
+      pos = 0;
+    }
+    if (pos == 0 || pos != part.size() || v <= 0)
+      throw UsageError(option + ": expected positive sizes like 1,28,28, got '" + text + "'");
+    shape.push_back(v);
+  }
+  if (shape.empty()) throw UsageError(option + ": empty");
+  return shape;
+}
+
 std::pair<int64_t, int64_t> parse_size(const std::string& option, const std::string& text) {
   int64_t h = 0, w = 0;
   size_t pos = 0;

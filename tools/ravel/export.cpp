@@ -4,7 +4,6 @@
 // input shape comes from the model; --input-shape gives it for a model saved unbuilt.
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <sstream>
 
 #include "common.h"
 #include "ravel/onnx.h"
@@ -22,24 +21,7 @@ int run_export(const ExportArgs& a) {
   if (a.out.size() < 5 || a.out.substr(a.out.size() - 5) != ".onnx")
     throw UsageError("the output file must end in .onnx, got '" + a.out + "'");
   auto model = load_model_file(a.model);
-  if (!a.input_shape.empty()) {
-    keras::Shape shape;
-    std::stringstream ss(a.input_shape);
-    for (std::string part; std::getline(ss, part, ',');) {
-      size_t pos = 0;
-      int64_t v = 0;
-      try {
-        v = std::stoll(part, &pos);
-      } catch (const std::logic_error&) {
-        pos = 0;
-      }
-      if (pos == 0 || pos != part.size() || v <= 0)
-        throw UsageError("--input-shape: expected positive sizes like 1,28,28, got '" +
-                         a.input_shape + "'");
-      shape.push_back(v);
-    }
-    model->build_input(shape);
-  }
+  if (!a.input_shape.empty()) model->build_input(parse_shape("--input-shape", a.input_shape));
   if (!model->is_built())
     throw UsageError("the model was saved before it saw data: give --input-shape C,H,W");
   std::vector<Tensor> examples;

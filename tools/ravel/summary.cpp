@@ -17,32 +17,13 @@ struct SummaryArgs {
   int64_t num_classes = 10;
 };
 
-keras::Shape parse_shape(const std::string& text) {
-  keras::Shape shape;
-  std::stringstream ss(text);
-  for (std::string part; std::getline(ss, part, ',');) {
-    size_t pos = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(part, &pos);
-    } catch (const std::logic_error&) {
-      pos = 0;
-    }
-    if (pos == 0 || pos != part.size() || v <= 0)
-      throw UsageError("--input-shape: expected positive sizes like 1,28,28, got '" + text + "'");
-    shape.push_back(v);
-  }
-  if (shape.empty()) throw UsageError("--input-shape: empty");
-  return shape;
-}
-
 int run_summary(const SummaryArgs& a) {
   std::shared_ptr<keras::Model> model;
   const auto names = models::names();
   const bool is_zoo = std::find(names.begin(), names.end(), a.model) != names.end();
   if (is_zoo && !std::filesystem::exists(a.model)) {
-    keras::Shape shape =
-        a.input_shape.empty() ? keras::Shape{1, 28, 28} : parse_shape(a.input_shape);
+    keras::Shape shape = a.input_shape.empty() ? keras::Shape{1, 28, 28}
+                                               : parse_shape("--input-shape", a.input_shape);
     if (shape.size() != 3)
       throw UsageError("--input-shape: a zoo model takes C,H,W, got '" + a.input_shape + "'");
     model = keras::Model::from_zoo(
@@ -53,7 +34,7 @@ int run_summary(const SummaryArgs& a) {
                 "' is neither a model file nor a zoo model (", names.size(),
                 " zoo names; `ravel train --help` lists them)");
     model = load_model_file(a.model);
-    if (!a.input_shape.empty()) model->build_input(parse_shape(a.input_shape));
+    if (!a.input_shape.empty()) model->build_input(parse_shape("--input-shape", a.input_shape));
   }
   std::cout << model->summary_string();
   return 0;
