@@ -1,8 +1,9 @@
 // A ResNet-20 trained here on Fashion-MNIST, exported to ONNX by ravel, checked by onnx.checker
 // (python3-onnx) and run by ONNX Runtime (npm onnxruntime-node, scripts/ort.js) on the whole
 // 10,000-image test set: ORT must give ravel's predictions. The frozen inference path
-// (ravel/infer.h) is held to the same bar in float32, and its bfloat16 path to a top-1
-// agreement with float32 (printed; the figure for a fully trained model is in the README).
+// (ravel/infer.h) is held to the same bar in float32 and its bfloat16 path to a top-1 agreement
+// with float32, on the first 2,000 test images (the whole set for a fully trained model is in
+// the README).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -58,17 +59,17 @@ TEST_F(OrtFashionMnist, ExportedResNet20GivesRavelsPredictionsInOnnxRuntime) {
       << "ONNX Runtime is not installed: run `source scripts/deps.sh && install_ort` "
          "(./test.sh does)";
 
-  // Train: 60 steps of batch 64 on the first 3,840 training images.
+  // Train: 40 steps of batch 64 on the first 2,560 training images.
   manual_seed(0);
   auto train = data::load_fashion_mnist(data::Split::Train);
   auto test = data::load_fashion_mnist(data::Split::Test);
   auto prepare = [](const Tensor& images) {
     return (images.to(DType::Float32) / 255.0f - 0.2860f) / 0.3530f;
   };
-  Tensor x_train = prepare(train.images.slice(0, 0, 3840)), y_train = train.labels;
+  Tensor x_train = prepare(train.images.slice(0, 0, 2560)), y_train = train.labels;
   auto model = models::resnet20({.num_classes = 10, .in_channels = 1});
   optim::SGD opt(model->parameters(), {.lr = 0.05, .momentum = 0.9, .nesterov = true});
-  const int64_t batch = 64, steps = 60;
+  const int64_t batch = 64, steps = 40;
   optim::OneCycleLR sched(opt, 0.05, steps);
   model->train();
   for (int64_t s = 0; s < steps; ++s) {
@@ -93,7 +94,7 @@ TEST_F(OrtFashionMnist, ExportedResNet20GivesRavelsPredictionsInOnnxRuntime) {
   }
   const double accuracy =
       sum(argmax(logits, 1) == test.labels).item<double>() / static_cast<double>(n);
-  EXPECT_GT(accuracy, 0.6) << "the model did not train";
+  EXPECT_GT(accuracy, 0.5) << "the model did not train";
 
   // Export, check with onnx.checker, run in ONNX Runtime.
   const std::string file = path("resnet20.onnx");
@@ -124,13 +125,16 @@ TEST_F(OrtFashionMnist, ExportedResNet20GivesRavelsPredictionsInOnnxRuntime) {
   auto fp32 = infer::freeze(*model, x_test.slice(0, 0, 500));
   auto bf16 = infer::freeze(*model, x_test.slice(0, 0, 500), {.dtype = DType::BFloat16});
   std::vector<Tensor> p32, p16;
-  for (int64_t i = 0; i < n; i += 500) {
+  const int64_t n_frozen = 2000;
+  for (int64_t i = 0; i < n_frozen; i += 500) {
     p32.push_back(fp32->run(x_test.slice(0, i, i + 500)));
     p16.push_back(bf16->run(x_test.slice(0, i, i + 500)));
   }
-  const Agreement frozen = compare_top1(concatenate(p32, 0), logits, 1e-4 * scale);
-  const Agreement half = compare_top1(concatenate(p16, 0), logits, 0.0);
-  const double bf16_agreement = 1.0 - static_cast<double>(half.differ) / static_cast<double>(n);
+  Tensor reference = logits.slice(0, 0, n_frozen);
+  const Agreement frozen = compare_top1(concatenate(p32, 0), reference, 1e-4 * scale);
+  const Agreement half = compare_top1(concatenate(p16, 0), reference, 0.0);
+  const double bf16_agreement =
+      1.0 - static_cast<double>(half.differ) / static_cast<double>(n_frozen);
   std::printf(
       "frozen fp32: %lld differ (%lld not near-ties); bf16 top-1 agreement with fp32 "
       "%.4f\n",
