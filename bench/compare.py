@@ -16,9 +16,15 @@ ORT_FILES = {"ort_resnet18_infer_b1": "resnet18.onnx", "ort_resnet50_infer_b1": 
              "ort_resnet18_infer_b1_bf16": "resnet18.onnx"}
 # Work per call in GFLOP (2 per multiply-add; torchvision's 1.81 and 4.09 GMAC at 224x224), for
 # the achieved GFLOP/s and its share of the FMA peak measured in the same run.
-GFLOP = {"resnet18_infer_b1": 3.63, "resnet18_infer_b16": 16 * 3.63, "resnet50_infer_b1": 8.18,
+# ResNet-20 training steps (batch 128): 3x the forward's 30.8 / 40.5 MMAC per image.
+GFLOP = {"resnet20_train_fmnist": 23.7, "resnet20_train_cifar": 31.1,
+         "resnet20_train_fmnist_bf16": 23.7, "resnet20_train_fmnist_eager": 23.7,
+         "resnet18_infer_b1": 3.63, "resnet18_infer_b16": 16 * 3.63, "resnet50_infer_b1": 8.18,
          "ort_resnet18_infer_b1": 3.63, "ort_resnet50_infer_b1": 8.18,
          "ort_resnet18_infer_b1_bf16": 3.63}
+# Workloads whose peer is another ravel workload (bf16 training against ravel's own fp32).
+RAVEL = "ravel"
+PEER_OF = {"resnet20_train_fmnist_bf16": "resnet20_train_fmnist"}
 ROUNDS = 3  # ravel and the peer alternate, so background noise hits both alike
 
 # Whole-program workloads: ravel's side is a program of its own, one round each (a training
@@ -77,6 +83,11 @@ def main():
             if group:
                 for n, t in run(cmd, group).items():
                     peer_t[n].append(t)
+        group = [n for n in micro if WORKLOADS[n] is RAVEL]
+        if group:
+            times = run(ravel_cmd, [PEER_OF[n] for n in group])
+            for n in group:
+                peer_t[n].append(times[PEER_OF[n]])
     for n in names:
         if n in PROGRAMS:
             ravel_t[n] += run(PROGRAMS[n](args.build), [], "ravel").values()
@@ -108,7 +119,8 @@ WORKLOADS = {
     "np_matmul_1024": NUMPY, "np_matmul_2048": NUMPY, "np_small_add": NUMPY,
     "np_small_exp": NUMPY, "autograd_chain": TORCH, "mlp_train": TORCH,
     "fmnist_resnet20_epoch": TORCH_FMNIST,
-    "resnet20_train_fmnist": TORCH, "resnet20_train_cifar": TORCH, "small_op": TORCH,
+    "resnet20_train_fmnist": TORCH, "resnet20_train_cifar": TORCH,
+    "resnet20_train_fmnist_eager": TORCH, "resnet20_train_fmnist_bf16": RAVEL, "small_op": TORCH,
     "resnet18_infer_b1": TORCH, "resnet18_infer_b16": TORCH, "resnet50_infer_b1": TORCH,
     "ort_resnet18_infer_b1": ORT, "ort_resnet50_infer_b1": ORT, "ort_resnet18_infer_b1_bf16": ORT,
 }

@@ -98,13 +98,16 @@ std::map<std::string, std::function<std::function<void()>()>> workloads() {
       sink = loss.item<float>();
     };
   };
-  // One ResNet-20 training step, batch 128 (bench/peers/torch_fmnist.py's model in torch).
-  auto resnet20_train = [](int64_t channels, int64_t size) {
+  // One ResNet-20 training step, batch 128 (bench/peers/torch_fmnist.py's model in torch):
+  // compiled (ravel/compile.h, fp32 or bf16 mixed precision) or the eager modules.
+  auto resnet20_train = [](int64_t channels, int64_t size, bool compiled, DType dtype) {
     namespace F = nn::functional;
-    auto net = models::resnet20({.num_classes = 10, .in_channels = channels});
+    std::shared_ptr<nn::Module> net =
+        models::resnet20({.num_classes = 10, .in_channels = channels});
+    Tensor x = randn({128, channels, size, size}), y = randint(0, 10, {128});
+    if (compiled) net = compile(net, x, {.dtype = dtype});
     auto opt = std::make_shared<optim::SGD>(
         net->parameters(), optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true});
-    Tensor x = randn({128, channels, size, size}), y = randint(0, 10, {128});
     return [=] {
       opt->zero_grad();
       Tensor loss = F::cross_entropy((*net)(x), y);
@@ -113,8 +116,10 @@ std::map<std::string, std::function<std::function<void()>()>> workloads() {
       sink = loss.item<float>();
     };
   };
-  w["resnet20_train_fmnist"] = [=] { return resnet20_train(1, 28); };
-  w["resnet20_train_cifar"] = [=] { return resnet20_train(3, 32); };
+  w["resnet20_train_fmnist"] = [=] { return resnet20_train(1, 28, true, DType::Float32); };
+  w["resnet20_train_cifar"] = [=] { return resnet20_train(3, 32, true, DType::Float32); };
+  w["resnet20_train_fmnist_bf16"] = [=] { return resnet20_train(1, 28, true, DType::BFloat16); };
+  w["resnet20_train_fmnist_eager"] = [=] { return resnet20_train(1, 28, false, DType::Float32); };
   w["small_op"] = w["np_small_add"];
   // Inference, eval mode, batch 1 or 16 at 3x224x224: ravel's frozen path (ravel/infer.h:
   // BN folded, weights packed, blocked layouts, fused ReLU/add) against torch's eval mode.

@@ -80,6 +80,8 @@ WORKLOADS = {"autograd_chain": autograd_chain, "mlp_train": mlp_train,
              "resnet18_infer_b16": lambda: infer("resnet18", 16),
              "resnet50_infer_b1": lambda: infer("resnet50", 1),
              "resnet20_train_fmnist": lambda: resnet20_train(1, 28),
+             # ravel's eager modules on the same step (ravel's fast path is compiled)
+             "resnet20_train_fmnist_eager": lambda: resnet20_train(1, 28),
              "resnet20_train_cifar": lambda: resnet20_train(3, 32),
              "small_op": small_op}
 

@@ -8,6 +8,7 @@
 #pragma once
 #include "ravel/autograd.h"
 #include "ravel/checkpoint.h"
+#include "ravel/compile.h"
 #include "ravel/data.h"
 #include "ravel/dtype.h"
 #include "ravel/error.h"

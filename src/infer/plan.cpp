@@ -47,7 +47,8 @@ std::vector<int64_t> spatial(const S& shape) {
 
 class Planner {
  public:
-  Planner(const Graph& g, const std::vector<std::vector<int64_t>>& input_shapes) : g_(g) {
+  Planner(const Graph& g, const std::vector<std::vector<int64_t>>& input_shapes, bool training)
+      : g_(g), training_(training) {
     plan_.shapes = graph::infer_shapes(g, input_shapes);
     const size_t n = g.nodes.size();
     claimed_.assign(n, false);
@@ -92,6 +93,7 @@ class Planner {
 
  private:
   const Graph& g_;
+  const bool training_;
   Plan plan_;
   std::vector<bool> claimed_;
   std::map<std::string, std::vector<size_t>> consumers_;
@@ -198,11 +200,15 @@ class Planner {
   // Follows the step's output through activations (and, with allow_sum, one residual Add of a
   // tensor of the same shape), claiming them.
   void absorb_post_ops(Step& s, bool allow_sum) {
+    if (training_) allow_sum = false;
     for (;;) {
       const std::string out = s.outputs[0];
       const Node* next = sole_consumer(out);
       if (!next) return;
-      if (std::optional<PostOp> p = eltwise(*next)) {
+      std::optional<PostOp> p = eltwise(*next);
+      // Training differentiates one ReLU from the step's output (and nothing else).
+      if (training_ && p && (p->kind != PostOp::Relu || !s.post_ops.empty())) return;
+      if (p) {
         s.post_ops.push_back(*p);
       } else if (allow_sum && next->op == "Add" && next->inputs.size() == 2) {
         const std::string a = plan_.resolve(next->inputs[0]), b = plan_.resolve(next->inputs[1]);
@@ -256,7 +262,7 @@ class Planner {
     Tensor wd = w->to(DType::Float64), bd = b ? b->to(DType::Float64) : zeros({o}, DType::Float64);
     Tensor bn[4];
     const Node* next = sole_consumer(s.outputs[0]);
-    if (next && next->op == "BatchNormalization" && bn_constants(*next, bn)) {
+    if (!training_ && next && next->op == "BatchNormalization" && bn_constants(*next, bn)) {
       // y = (conv(x) + b - mean) * scale / sqrt(var + eps) + shift
       Tensor k = bn[0] / (bn[3] + static_cast<double>(next->attr_float("epsilon", 1e-5f))).sqrt();
       Shape ks(w->shape().size(), 1);
@@ -287,6 +293,10 @@ class Planner {
       return std::nullopt;
     const Tensor* b = constant(*n, 1);
     if (!b || b->ndim() != 2 || shape(n->inputs[0]).size() != 2) return std::nullopt;
+    if (training_ &&
+        (n->op != "Gemm" || n->attr_int("transA", 0) != 0 || n->attr_int("transB", 0) != 1 ||
+         n->attr_float("alpha", 1) != 1 || n->attr_float("beta", 1) != 1))
+      return std::nullopt;
     NoGradGuard no_grad;
     Tensor w = b->to(DType::Float64), bias;
     if (n->op == "Gemm") {
@@ -552,8 +562,9 @@ std::string dims_text(const std::vector<int64_t>& v, char sep) {
 
 }  // namespace
 
-Plan make_plan(const Graph& g, const std::vector<std::vector<int64_t>>& input_shapes) {
-  return Planner(g, input_shapes).run();
+Plan make_plan(const Graph& g, const std::vector<std::vector<int64_t>>& input_shapes,
+               bool training) {
+  return Planner(g, input_shapes, training).run();
 }
 
 std::string describe_step(const Step& s, const Plan& p) {

@@ -51,7 +51,13 @@ struct Plan {
   }
 };
 
-Plan make_plan(const graph::Graph& g, const std::vector<std::vector<int64_t>>& input_shapes);
+// training: the plan ravel::compile's training programs run (src/compile/): batch norm stays a
+// step of its own (batch statistics; it fuses a following ReLU), a step absorbs at most one ReLU
+// and no residual sum, a Gemm must be a Linear (transB = 1, alpha = beta = 1). Conv and Gemm
+// steps keep the graph's weights unchanged (the trainer binds the module's live tensors by the
+// nodes' initializer names), except the constant 1x1 convolution of a slice/pad shortcut.
+Plan make_plan(const graph::Graph& g, const std::vector<std::vector<int64_t>>& input_shapes,
+               bool training = false);
 
 // "conv 64->64 3x3 s2 +bn +relu": the step without its backend's layout.
 std::string describe_step(const Step& s, const Plan& p);

@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 
+#include "backend/cpu/onednn/arena.h"
 #include "backend/cpu/onednn/context.h"
 #include "ravel/autograd.h"
 #include "ravel/error.h"
@@ -183,10 +184,6 @@ class OnednnProgram : public infer::Program {
     int buffer = -1;
     std::vector<std::pair<memory::desc, memory>> converted;  // reorders made for consumers
   };
-  struct Buffer {
-    size_t size = 0, offset = 0;
-    int first = 0, last = 0;  // exec indices
-  };
   struct Exec {
     dnnl::primitive prim;
     std::unordered_map<int, memory> args;
@@ -213,7 +210,7 @@ class OnednnProgram : public infer::Program {
   std::map<std::string, int> last_reader_;
   std::vector<Tensor> slots_;
   std::vector<memory> slot_mems_;  // per slot: the memory over its tensor, when read by oneDNN
-  std::vector<Buffer> buffers_;
+  std::vector<ArenaBuffer> buffers_;
   std::vector<std::pair<int, memory>> buffer_mems_;
   std::vector<Exec> execs_;
   std::vector<Fallback> fallbacks_;
@@ -584,33 +581,9 @@ class OnednnProgram : public infer::Program {
     out_bind_.push_back({i, Shape(it->second.shape), out});
   }
 
-  // Places the buffers in one arena: largest first, each at the lowest offset free of the
-  // buffers whose lifetimes overlap its own.
+  // Places the buffers in one arena (arena.h).
   void allocate() {
-    std::vector<size_t> order(buffers_.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return buffers_[a].size > buffers_[b].size; });
-    const size_t align = 64;
-    size_t total = 0;
-    std::vector<size_t> placed;
-    for (size_t i : order) {
-      Buffer& b = buffers_[i];
-      std::vector<std::pair<size_t, size_t>> busy;
-      for (size_t j : placed) {
-        const Buffer& o = buffers_[j];
-        if (o.first <= b.last && b.first <= o.last) busy.emplace_back(o.offset, o.offset + o.size);
-      }
-      std::sort(busy.begin(), busy.end());
-      size_t off = 0;
-      for (const auto& [lo, hi] : busy) {
-        if (off + b.size <= lo) break;
-        off = std::max(off, (hi + align - 1) / align * align);
-      }
-      b.offset = off;
-      total = std::max(total, off + b.size);
-      placed.push_back(i);
-    }
+    const size_t align = 64, total = place_in_arena(buffers_);
     arena_ = empty({static_cast<int64_t>(total + align)}, DType::UInt8);
     char* base = static_cast<char*>(arena_.raw_data());
     for (auto& [b, m] : buffer_mems_)
