@@ -21,6 +21,7 @@
 #include <string>
 
 #include "ravel/checkpoint.h"
+#include "ravel/compile.h"
 #include "ravel/data.h"
 #include "ravel/models.h"
 #include "ravel/nn.h"
@@ -46,6 +47,8 @@ struct Config {
   int64_t train_limit = 0, test_limit = 0;  // 0: the whole split
   std::string data_dir = data::kFashionMnistDir, out = "fashion_mnist_run", resume;
   bool bench = false;  // machine-readable TIME/ACCURACY lines for bench/compare
+  bool eager = false;  // the modules' own forward instead of ravel::compile's training step
+  bool bf16 = false;   // mixed precision (compiled step in bfloat16, fp32 master weights)
 };
 
 const char* kUsage = R"(usage: fashion_mnist [options]
@@ -67,6 +70,8 @@ const char* kUsage = R"(usage: fashion_mnist [options]
   --out DIR              where the checkpoint and model go (default fashion_mnist_run)
   --resume FILE          continue from a training checkpoint
   --bench                print TIME/ACCURACY lines for bench/compare
+  --eager                train with the eager modules (default: the compiled training step)
+  --bf16                 bfloat16 mixed precision in the compiled step
 )";
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -123,6 +128,10 @@ Config parse_args(int argc, char** argv) {
       c.augment = false;
     } else if (a == "--bench") {
       c.bench = true;
+    } else if (a == "--eager") {
+      c.eager = true;
+    } else if (a == "--bf16") {
+      c.bf16 = true;
     } else if (auto it = with_value.find(a); it != with_value.end()) {
       if (i + 1 >= argc) usage_error(a + " needs a value");
       it->second(argv[++i]);
@@ -205,6 +214,13 @@ int main(int argc, char** argv) {
     optim::SGD opt(decay, sgd);
     sgd.weight_decay = 0;
     opt.add_param_group(no_decay, sgd);
+    // The training step: compiled (ravel/compile.h: one oneDNN program per step, fp32 or bf16
+    // mixed precision) or the modules' own forward; both train the same parameters.
+    if (cfg.eager && cfg.bf16) usage_error("--bf16 needs the compiled step (drop --eager)");
+    std::shared_ptr<nn::Module> step_model = model;
+    if (!cfg.eager)
+      step_model = compile(model, zeros({cfg.batch_size, 1, 28, 28}),
+                           {.dtype = cfg.bf16 ? DType::BFloat16 : DType::Float32});
     const int64_t steps_per_epoch = train_loader.num_batches();
     RAVEL_CHECK(steps_per_epoch > 0, "the training set (", train_set.images.shape()[0],
                 " images) is smaller than one batch (", cfg.batch_size, ")");
@@ -233,7 +249,7 @@ int main(int argc, char** argv) {
                                                .stream = cfg.bench ? stderr : stdout});
       for (data::Batch& b : train_loader) {
         opt.zero_grad();
-        Tensor logits = (*model)(b.input);
+        Tensor logits = (*step_model)(b.input);
         Tensor loss = F::cross_entropy(logits, b.target, {.label_smoothing = cfg.label_smoothing});
         loss.backward();
         opt.step();

@@ -134,8 +134,8 @@ std::string CompiledModule::describe() const { return trainer_->describe(); }
 
 Tensor CompiledModule::forward(const Tensor& x) {
   // The compiled step is the training step; everything else is the module's own forward.
-  if (!trainer_->ok() || !is_training() || !is_grad_enabled() || x.requires_grad() ||
-      x.dtype() != DType::Float32 || x.ndim() < 2 || x.numel() == 0)
+  if (!trainer_->ok() || !is_training() || !module_->is_training() || !is_grad_enabled() ||
+      x.requires_grad() || x.dtype() != DType::Float32 || x.ndim() < 2 || x.numel() == 0)
     return (*module_)(x);
   return trainer_->forward(x);
 }
