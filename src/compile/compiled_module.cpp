@@ -50,25 +50,24 @@ class Trainer {
     module.train(was_training);
 #endif
     if (!reason_.empty())
-      std::fprintf(stderr, "ravel::compile: %s; the model runs eagerly\n", reason_.c_str());
+      std::fprintf(stderr, "ravel: %s; the model runs eagerly\n", reason_.c_str());
   }
 
   bool ok() const { return reason_.empty(); }
 
   Tensor forward(const Tensor& x) {
     Tensor xc = x.detach().contiguous();
-    TrainProgram* p;
+    Compiled c;  // shared with the autograd node, which may outlive the cache entry
     {
       std::lock_guard<std::mutex> lock(mu_);
-      p = &program(x.shape());
+      c = program(x.shape());
     }
     std::shared_ptr<TrainProgram::Saved> saved;
-    Tensor y = p->forward(xc, saved);
-    std::vector<Tensor> inputs = p->parameters();
+    Tensor y = c.program->forward(xc, saved);
     autograd::record_multi(
-        "CompiledBackward", inputs, {y}, {},
-        [p, saved](const std::vector<Tensor>& grads, const std::vector<Tensor>&) {
-          return p->backward(grads.at(0), *saved);
+        "CompiledBackward", c.program->parameters(), {y}, {},
+        [c, saved](const std::vector<Tensor>& grads, const std::vector<Tensor>&) {
+          return c.program->backward(grads.at(0), *saved);
         });
     return y;
   }
@@ -89,13 +88,13 @@ class Trainer {
   using Key = std::pair<std::vector<int64_t>, int>;  // input shape, threads
   struct Compiled {
     Key key;
-    std::unique_ptr<infer::Plan> plan;  // the program refers to it
+    std::shared_ptr<infer::Plan> plan;  // the program refers to it
     std::shared_ptr<TrainProgram> program;
   };
   static constexpr size_t kMaxCompiled = 8;
   std::list<Compiled> cache_;  // most recently used first
 
-  TrainProgram& program(const Shape& shape) {
+  const Compiled& program(const Shape& shape) {
     Key key{std::vector<int64_t>(shape.begin(), shape.end()), get_num_threads()};
     auto it =
         std::find_if(cache_.begin(), cache_.end(), [&](const Compiled& c) { return c.key == key; });
@@ -103,7 +102,7 @@ class Trainer {
       cache_.splice(cache_.begin(), cache_, it);
     } else {
 #ifdef RAVEL_HAVE_ONEDNN
-      Compiled c{key, std::make_unique<infer::Plan>(infer::make_plan(graph_, {key.first}, true)),
+      Compiled c{key, std::make_shared<infer::Plan>(infer::make_plan(graph_, {key.first}, true)),
                  nullptr};
       c.program = make_onednn_train_program(*c.plan, graph_, tensors_, options_.dtype);
       cache_.push_front(std::move(c));
@@ -111,7 +110,7 @@ class Trainer {
       if (cache_.size() > kMaxCompiled) cache_.pop_back();
 #endif
     }
-    return *cache_.front().program;
+    return cache_.front();
   }
 };
 
