@@ -305,12 +305,14 @@ void SequentialModel::add(std::shared_ptr<Layer> layer) {
   }
   register_module(layer->name(), layer);
   layers_.push_back(std::move(layer));
+  reset_jit();
 }
 
 void SequentialModel::pop() {
   RAVEL_CHECK(!layers_.empty(), describe(), ": pop() on a model without layers");
   unregister_module(layers_.back()->name());
   layers_.pop_back();
+  reset_jit();
   if (!is_built()) return;
   // The dummy batch's output now comes from the layer before: probe the remaining stack again.
   const Shape input = shapes_[0];

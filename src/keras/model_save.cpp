@@ -180,6 +180,8 @@ json compile_to_json(const Model& model, std::vector<std::string>& warnings) {
     }
     c["metrics"].push_back(m.name);
   }
+  c["jit_compile"] = o.jit_compile;
+  c["mixed_precision"] = dtype_name(o.mixed_precision);
   return c;
 }
 
@@ -203,6 +205,9 @@ std::optional<CompileOptions> compile_from_json(const json& c) {
   }
   o.loss_weights = c.at("loss_weights").get<std::vector<double>>();
   for (const json& m : c.at("metrics")) o.metrics.emplace_back(m.get<std::string>());
+  // Files from before jit_compile have neither: eager, float32.
+  o.jit_compile = c.value("jit_compile", false);
+  o.mixed_precision = dtype_from_name(c.value("mixed_precision", std::string("float32")));
   return o;
 }
 
@@ -321,6 +326,8 @@ std::shared_ptr<Model> load_model(const std::string& path) {
       try {
         options = compile_from_json(parse_meta(f, "compile_config"));
       } catch (const json::exception& e) {
+        ravel::detail::throw_error("metadata 'compile_config': ", e.what());
+      } catch (const Error& e) {  // an unknown mixed_precision dtype
         ravel::detail::throw_error("metadata 'compile_config': ", e.what());
       }
       if (options) {

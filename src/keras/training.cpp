@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ravel/autograd.h"
+#include "ravel/compile.h"
 #include "ravel/data/loader.h"
 #include "ravel/keras/callbacks.h"
 #include "ravel/keras/metrics.h"
@@ -494,11 +495,33 @@ struct TrainingLoop {
     }
   };
 
+  // The outputs of a training batch: through jit_compile's compiled step (made at the first
+  // batch, its example) when it covers the model, else the model's own run.
+  static std::vector<Tensor> train_outputs(Model& m, const std::vector<Tensor>& xs) {
+    const CompileOptions& c = m.compile_options_;
+    if (!c.jit_compile || !m.is_built()) return m.run(xs);  // the first run builds it
+    if (!m.jit_ && m.jit_eager_reason_.empty()) {
+      if (m.num_model_inputs() != 1 || m.num_model_outputs() != 1) {
+        m.jit_eager_reason_ = "the model has " + std::to_string(m.num_model_inputs()) +
+                              " inputs and " + std::to_string(m.num_model_outputs()) +
+                              " outputs, the compiled step takes one of each";
+        std::fprintf(stderr, "keras: jit_compile: %s; the model trains eagerly\n",
+                     m.jit_eager_reason_.c_str());
+      } else {
+        // Not owning: the model owns its compiled step (an owning pointer would be a cycle).
+        std::shared_ptr<nn::Module> self(std::shared_ptr<nn::Module>(), &m);
+        m.jit_ = ravel::compile(self, xs[0], {.dtype = c.mixed_precision});
+      }
+    }
+    if (!m.jit_ || !m.jit_->is_compiled()) return m.run(xs);
+    return {(*m.jit_)(xs[0])};
+  }
+
   // One optimisation step; returns the loss and adds the batch to metrics.
   static double train_step(Model& m, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                            const Tensor& sample_weight, std::vector<double>* output_losses) {
     m.zero_grad();
-    std::vector<Tensor> outs = m.run(xs);
+    std::vector<Tensor> outs = train_outputs(m, xs);
     Tensor loss = total_loss(m, outs, ys, sample_weight, output_losses);
     loss.backward();
     m.ensure_optimizer();  // a model built by this first batch gets its optimizer now
@@ -804,11 +827,29 @@ void Model::compile(CompileOptions options) {
            spec.metric ? spec.metric : make_metric(spec.name, loss.name, loss.from_logits)});
     }
   }
+  RAVEL_CHECK(
+      options.mixed_precision == DType::Float32 || options.mixed_precision == DType::BFloat16,
+      "compile: mixed_precision ", dtype_name(options.mixed_precision),
+      " is not supported, expected float32 or bfloat16");
+  RAVEL_CHECK(options.jit_compile || options.mixed_precision == DType::Float32,
+              "compile: mixed_precision ", dtype_name(options.mixed_precision),
+              " needs jit_compile = true (mixed precision runs in the compiled training step)");
   compile_options_ = std::move(options);
   metrics_ = std::move(metrics);
+  reset_jit();
   optimizer_.reset();
   compiled_ = true;
   if (is_built()) ensure_optimizer();
+}
+
+void Model::reset_jit() {
+  jit_.reset();
+  jit_eager_reason_.clear();
+}
+
+std::string Model::jit_describe() const {
+  if (!jit_eager_reason_.empty()) return "eager: " + jit_eager_reason_ + "\n";
+  return jit_ ? jit_->describe() : "";
 }
 
 void Model::ensure_optimizer() {

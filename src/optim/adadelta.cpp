@@ -19,6 +19,7 @@ Adadelta::Adadelta(std::vector<Tensor> params, const AdadeltaOptions& options)
 }
 
 void Adadelta::step() {
+  detail::FusedStep<2> fused;
   for_each_param([&](size_t group, const Tensor& p, const Tensor& grad, ParamState& st) {
     const AdadeltaOptions& o = options(group);
     if (!st.buffers[0].defined()) {
@@ -26,29 +27,29 @@ void Adadelta::step() {
       st.buffers[1] = zeros(p.shape(), grad.dtype());
     }
     ++st.step;
-    detail::fused_update<2>(p, grad, {st.buffers[0], st.buffers[1]},
-                            [&](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
-                              using T = std::remove_cvref_t<decltype(*w)>;
-                              const T rho = static_cast<T>(o.rho),
-                                      one_m_rho = static_cast<T>(1 - o.rho);
-                              const T lr = static_cast<T>(o.lr), eps = static_cast<T>(o.eps);
-                              const T wd = static_cast<T>(o.weight_decay);
-                              T *sq = b[0], *acc = b[1];
-                              detail::with_flags(
-                                  [&](auto maximize, auto decay) {
-                                    for (int64_t i = begin; i < end; ++i) {
-                                      T d = maximize ? -g[i] : g[i];
-                                      if constexpr (decay) d = d + wd * w[i];
-                                      sq[i] = sq[i] * rho + one_m_rho * d * d;
-                                      const T std_ = std::sqrt(sq[i] + eps);
-                                      const T delta = std::sqrt(acc[i] + eps) / std_ * d;
-                                      acc[i] = acc[i] * rho + one_m_rho * delta * delta;
-                                      w[i] = w[i] - lr * delta;
-                                    }
-                                  },
-                                  o.maximize, o.weight_decay != 0);
-                            });
+    fused.add(p, grad, {st.buffers[0], st.buffers[1]},
+              [=](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
+                using T = std::remove_cvref_t<decltype(*w)>;
+                const T rho = static_cast<T>(o.rho), one_m_rho = static_cast<T>(1 - o.rho);
+                const T lr = static_cast<T>(o.lr), eps = static_cast<T>(o.eps);
+                const T wd = static_cast<T>(o.weight_decay);
+                T *sq = b[0], *acc = b[1];
+                detail::with_flags(
+                    [&](auto maximize, auto decay) {
+                      for (int64_t i = begin; i < end; ++i) {
+                        T d = maximize ? -g[i] : g[i];
+                        if constexpr (decay) d = d + wd * w[i];
+                        sq[i] = sq[i] * rho + one_m_rho * d * d;
+                        const T std_ = std::sqrt(sq[i] + eps);
+                        const T delta = std::sqrt(acc[i] + eps) / std_ * d;
+                        acc[i] = acc[i] * rho + one_m_rho * delta * delta;
+                        w[i] = w[i] - lr * delta;
+                      }
+                    },
+                    o.maximize, o.weight_decay != 0);
+              });
   });
+  fused.run();
 }
 
 }  // namespace ravel::optim

@@ -21,30 +21,32 @@ Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
 }
 
 void Adagrad::step() {
+  detail::FusedStep<1> fused;
   for_each_param([&](size_t group, const Tensor& p, const Tensor& grad, ParamState& st) {
     const AdagradOptions& o = options(group);
     if (!st.buffers[0].defined())
       st.buffers[0] = full(p.shape(), o.initial_accumulator_value, grad.dtype());
     const double t = static_cast<double>(++st.step);
     const double clr = o.lr / (1 + (t - 1) * o.lr_decay);
-    detail::fused_update<1>(p, grad, {st.buffers[0]},
-                            [&](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
-                              using T = std::remove_cvref_t<decltype(*w)>;
-                              const T neg_clr = static_cast<T>(-clr), eps = static_cast<T>(o.eps);
-                              const T wd = static_cast<T>(o.weight_decay);
-                              T* sum = b[0];
-                              detail::with_flags(
-                                  [&](auto maximize, auto decay) {
-                                    for (int64_t i = begin; i < end; ++i) {
-                                      T d = maximize ? -g[i] : g[i];
-                                      if constexpr (decay) d = d + wd * w[i];
-                                      sum[i] = sum[i] + d * d;
-                                      w[i] = w[i] + neg_clr * d / (std::sqrt(sum[i]) + eps);
-                                    }
-                                  },
-                                  o.maximize, o.weight_decay != 0);
-                            });
+    fused.add(p, grad, {st.buffers[0]},
+              [=](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
+                using T = std::remove_cvref_t<decltype(*w)>;
+                const T neg_clr = static_cast<T>(-clr), eps = static_cast<T>(o.eps);
+                const T wd = static_cast<T>(o.weight_decay);
+                T* sum = b[0];
+                detail::with_flags(
+                    [&](auto maximize, auto decay) {
+                      for (int64_t i = begin; i < end; ++i) {
+                        T d = maximize ? -g[i] : g[i];
+                        if constexpr (decay) d = d + wd * w[i];
+                        sum[i] = sum[i] + d * d;
+                        w[i] = w[i] + neg_clr * d / (std::sqrt(sum[i]) + eps);
+                      }
+                    },
+                    o.maximize, o.weight_decay != 0);
+              });
   });
+  fused.run();
 }
 
 }  // namespace ravel::optim

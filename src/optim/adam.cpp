@@ -23,6 +23,7 @@ AdamT<Decoupled>::AdamT(std::vector<Tensor> params, const AdamOptionsT<Decoupled
 
 template <bool Decoupled>
 void AdamT<Decoupled>::step() {
+  detail::FusedStep<3> fused;
   this->for_each_param([&](size_t group, const Tensor& p, const Tensor& grad, ParamState& st) {
     const AdamOptionsT<Decoupled>& o = this->options(group);
     if (!st.buffers[0].defined()) {
@@ -34,36 +35,36 @@ void AdamT<Decoupled>::step() {
     // Scalars in double, as PyTorch computes them in Python.
     const double step_size = o.lr / (1 - std::pow(o.betas[0], t));
     const double bc2_sqrt = std::sqrt(1 - std::pow(o.betas[1], t));
-    detail::fused_update<3>(
-        p, grad, {st.buffers[0], st.buffers[1], st.buffers[2]},
-        [&](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
-          using T = std::remove_cvref_t<decltype(*w)>;
-          const T beta1 = static_cast<T>(o.betas[0]), beta2 = static_cast<T>(o.betas[1]);
-          const T one_m_beta1 = static_cast<T>(1 - o.betas[0]);
-          const T one_m_beta2 = static_cast<T>(1 - o.betas[1]);
-          const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
-          const T shrink = static_cast<T>(1 - o.lr * o.weight_decay);
-          const T neg_step = static_cast<T>(-step_size), bc2s = static_cast<T>(bc2_sqrt);
-          T *m = b[0], *v = b[1], *vmax = b[2];
-          detail::with_flags(
-              [&](auto maximize, auto amsgrad, auto decay) {
-                for (int64_t i = begin; i < end; ++i) {
-                  T d = maximize ? -g[i] : g[i];
-                  if constexpr (Decoupled)
-                    w[i] = w[i] * shrink;
-                  else if constexpr (decay)
-                    d = d + wd * w[i];
-                  m[i] = m[i] * beta1 + one_m_beta1 * d;
-                  v[i] = v[i] * beta2 + one_m_beta2 * d * d;
-                  T vh = v[i];
-                  if constexpr (amsgrad) vh = vmax[i] = std::max(vmax[i], v[i]);
-                  const T denom = std::sqrt(vh) / bc2s + eps;
-                  w[i] = w[i] + neg_step * m[i] / denom;
-                }
-              },
-              o.maximize, o.amsgrad, !Decoupled && o.weight_decay != 0);
-        });
+    fused.add(p, grad, {st.buffers[0], st.buffers[1], st.buffers[2]},
+              [=](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
+                using T = std::remove_cvref_t<decltype(*w)>;
+                const T beta1 = static_cast<T>(o.betas[0]), beta2 = static_cast<T>(o.betas[1]);
+                const T one_m_beta1 = static_cast<T>(1 - o.betas[0]);
+                const T one_m_beta2 = static_cast<T>(1 - o.betas[1]);
+                const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
+                const T shrink = static_cast<T>(1 - o.lr * o.weight_decay);
+                const T neg_step = static_cast<T>(-step_size), bc2s = static_cast<T>(bc2_sqrt);
+                T *m = b[0], *v = b[1], *vmax = b[2];
+                detail::with_flags(
+                    [&](auto maximize, auto amsgrad, auto decay) {
+                      for (int64_t i = begin; i < end; ++i) {
+                        T d = maximize ? -g[i] : g[i];
+                        if constexpr (Decoupled)
+                          w[i] = w[i] * shrink;
+                        else if constexpr (decay)
+                          d = d + wd * w[i];
+                        m[i] = m[i] * beta1 + one_m_beta1 * d;
+                        v[i] = v[i] * beta2 + one_m_beta2 * d * d;
+                        T vh = v[i];
+                        if constexpr (amsgrad) vh = vmax[i] = std::max(vmax[i], v[i]);
+                        const T denom = std::sqrt(vh) / bc2s + eps;
+                        w[i] = w[i] + neg_step * m[i] / denom;
+                      }
+                    },
+                    o.maximize, o.amsgrad, !Decoupled && o.weight_decay != 0);
+              });
   });
+  fused.run();
 }
 
 template struct AdamOptionsT<false>;

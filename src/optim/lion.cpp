@@ -16,12 +16,13 @@ Lion::Lion(std::vector<Tensor> params, const LionOptions& options) : OptimizerWi
 }
 
 void Lion::step() {
+  detail::FusedStep<1> fused;
   for_each_param([&](size_t group, const Tensor& p, const Tensor& grad, ParamState& st) {
     const LionOptions& o = options(group);
     if (!st.buffers[0].defined()) st.buffers[0] = zeros(p.shape(), grad.dtype());
     ++st.step;
-    detail::fused_update<1>(
-        p, grad, {st.buffers[0]}, [&](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
+    fused.add(
+        p, grad, {st.buffers[0]}, [=](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
           using T = std::remove_cvref_t<decltype(*w)>;
           const T beta1 = static_cast<T>(o.betas[0]), beta2 = static_cast<T>(o.betas[1]);
           const T one_m_beta1 = static_cast<T>(1 - o.betas[0]);
@@ -38,6 +39,7 @@ void Lion::step() {
           }
         });
   });
+  fused.run();
 }
 
 }  // namespace ravel::optim

@@ -18,33 +18,34 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& options) : OptimizerWith(
 }
 
 void SGD::step() {
+  detail::FusedStep<1> fused;
   for_each_param([&](size_t group, const Tensor& p, const Tensor& grad, ParamState& st) {
     const SGDOptions& o = options(group);
     Tensor& buf = st.buffers[0];
     const bool first = !buf.defined();
     if (o.momentum != 0 && first) buf = empty(p.shape(), grad.dtype());
     ++st.step;
-    detail::fused_update<1>(
-        p, grad, {buf}, [&](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
-          using T = std::remove_cvref_t<decltype(*w)>;
-          const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay);
-          const T mom = static_cast<T>(o.momentum), damp1 = static_cast<T>(1 - o.dampening);
-          T* m = b[0];
-          detail::with_flags(
-              [&](auto maximize, auto decay, auto momentum, auto nesterov, auto first_step) {
-                for (int64_t i = begin; i < end; ++i) {
-                  T d = maximize ? -g[i] : g[i];
-                  if constexpr (decay) d = d + wd * w[i];
-                  if constexpr (momentum) {
-                    m[i] = first_step ? d : m[i] * mom + damp1 * d;
-                    d = nesterov ? d + mom * m[i] : m[i];
-                  }
-                  w[i] = w[i] - lr * d;
-                }
-              },
-              o.maximize, o.weight_decay != 0, o.momentum != 0, o.nesterov, first);
-        });
+    fused.add(p, grad, {buf}, [=](auto* w, const auto* g, auto b, int64_t begin, int64_t end) {
+      using T = std::remove_cvref_t<decltype(*w)>;
+      const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay);
+      const T mom = static_cast<T>(o.momentum), damp1 = static_cast<T>(1 - o.dampening);
+      T* m = b[0];
+      detail::with_flags(
+          [&](auto maximize, auto decay, auto momentum, auto nesterov, auto first_step) {
+            for (int64_t i = begin; i < end; ++i) {
+              T d = maximize ? -g[i] : g[i];
+              if constexpr (decay) d = d + wd * w[i];
+              if constexpr (momentum) {
+                m[i] = first_step ? d : m[i] * mom + damp1 * d;
+                d = nesterov ? d + mom * m[i] : m[i];
+              }
+              w[i] = w[i] - lr * d;
+            }
+          },
+          o.maximize, o.weight_decay != 0, o.momentum != 0, o.nesterov, first);
+    });
   });
+  fused.run();
 }
 
 }  // namespace ravel::optim

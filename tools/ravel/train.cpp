@@ -36,6 +36,7 @@ struct TrainArgs {
   bool augment = true;
   int threads = 0, workers = 2;
   bool resume = false, quiet = false;
+  bool eager = false, bf16 = false;  // the training step: compiled (default, fp32 or bf16), eager
   std::string out;
 };
 
@@ -142,6 +143,14 @@ std::shared_ptr<keras::Model> new_model(const std::string& name, const LoadedDat
   return model;
 }
 
+// The training step as run: "compiled" ("compiled bf16"), "eager", or "eager (<why the
+// compiled step could not cover the model>)".
+std::string training_step(const keras::Model& model, const std::string& kind) {
+  const std::string d = model.jit_describe();
+  if (d.rfind("eager: ", 0) != 0) return kind;
+  return "eager (" + d.substr(7, d.find('\n') - 7) + ")";  // its first line
+}
+
 void check_fits(keras::Model& model, const LoadedData& d, const std::string& what) {
   if (!model.is_built()) model.build_input(d.input_shape);
   keras::Shape in = model.input_shapes().at(0), out = model.output_shapes().at(0);
@@ -157,6 +166,8 @@ int run_train(TrainArgs a) {
   manual_seed(a.data.seed);
   if (a.resume && a.out.empty()) throw UsageError("--resume needs --out DIR (the run to continue)");
   if (!a.load.empty() && a.resume) throw UsageError("--load and --resume do not go together");
+  if (a.eager && a.bf16)
+    throw UsageError("--bf16 runs in the compiled training step; it does not go with --eager");
 
   const auto zoo = models::names();
   if (a.load.empty() && !a.resume && std::find(zoo.begin(), zoo.end(), a.model) == zoo.end())
@@ -191,6 +202,7 @@ int run_train(TrainArgs a) {
   }
   check_fits(*model, d, a.resume ? "the checkpoint" : a.load.empty() ? "--model" : "--load");
 
+  const DType mixed_precision = a.bf16 ? DType::BFloat16 : DType::Float32;
   const bool sgd = a.optimizer == "sgd";
   const double lr = a.lr.value_or(sgd ? 0.1 : 1e-3);
   if (!a.resume) {
@@ -205,7 +217,20 @@ int run_train(TrainArgs a) {
     // Keep a loaded model's loss (it may end in a softmax); new models output logits.
     keras::Loss loss("sparse_categorical_crossentropy", true);
     if (model->is_compiled()) loss = model->compile_options().loss;
-    model->compile({.optimizer = opt, .loss = loss, .metrics = {"accuracy"}});
+    model->compile({.optimizer = opt,
+                    .loss = loss,
+                    .metrics = {"accuracy"},
+                    .jit_compile = !a.eager,
+                    .mixed_precision = mixed_precision});
+  } else if (model->compile_options().jit_compile != !a.eager ||
+             model->compile_options().mixed_precision != mixed_precision) {
+    // The checkpoint's run had another training step: this session's flags decide, and the
+    // optimizer state carries over.
+    keras::CompileOptions o = model->compile_options();
+    o.jit_compile = !a.eager, o.mixed_precision = mixed_precision;
+    optim::StateDict state = model->optimizer()->state_dict();
+    model->compile(o);
+    model->optimizer()->load_state_dict(state);
   }
 
   // ---- fit
@@ -218,14 +243,15 @@ int run_train(TrainArgs a) {
   auto schedule =
       std::make_shared<BatchSchedule>(a.schedule == "constant" ? "" : a.schedule, lr,
                                       steps_per_epoch * a.epochs, steps_per_epoch * initial_epoch);
+  const std::string step_kind = a.eager ? "eager" : a.bf16 ? "compiled bf16" : "compiled";
   auto csv = std::make_shared<keras::CSVLogger>(a.out + "/metrics.csv", ',', a.resume);
   auto resume_point = std::make_shared<ResumePoint>(a.out, history, info);
   if (!a.quiet)
-    std::printf("%s (%lld parameters) on %s: %lld training, %lld %s examples -> %s\n",
+    std::printf("%s (%lld parameters) on %s: %lld training, %lld %s examples, %s step -> %s\n",
                 model_label.c_str(), static_cast<long long>(model->module()->num_parameters()),
                 d.name.c_str(), static_cast<long long>(d.train->size()),
                 static_cast<long long>(val_ds->size()), d.validation ? "validation" : "test",
-                a.out.c_str());
+                step_kind.c_str(), a.out.c_str());
   const auto t0 = clock::now();
   model->fit(train_ds, {.epochs = a.epochs,
                         .batch_size = a.batch_size,
@@ -276,6 +302,7 @@ int run_train(TrainArgs a) {
       {"optimizer", a.optimizer + ", lr " + fixed(lr, 4) + ", " + a.schedule + " schedule"},
       {"augmentation",
        d.images && a.augment ? (d.flip_ok ? "random crop, flip" : "random crop") : "none"},
+      {"training step", training_step(*model, step_kind)},
       {"training time", fixed(seconds, 1) + " s" + (a.resume ? " (this session)" : "")},
       {"test accuracy", fixed(100 * t.accuracy, 2) + "%"},
       {"test loss", fixed(t.loss, 4)},
@@ -328,6 +355,11 @@ void add_train(CLI::App& app, int* status) {
   sub->add_option("--workers", a->workers, "data loading threads")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
+  sub->add_flag("--eager", a->eager,
+                "train with the model's own (eager) forward and backward instead of the compiled "
+                "training step (ravel::compile, the default)");
+  sub->add_flag("--bf16", a->bf16,
+                "bfloat16 mixed precision in the compiled step (fp32 master weights and logits)");
   sub->add_flag("--resume", a->resume, "continue the run in --out from its last epoch");
   sub->add_option("--out", a->out, "report folder (default runs/<model>-<data>-<time>)");
   sub->add_flag("--quiet,-q", a->quiet, "no progress output");

@@ -48,6 +48,10 @@
 #include "ravel/models/zoo.h"
 #include "ravel/optim/optimizer.h"
 
+namespace ravel {
+class CompiledModule;  // ravel/compile.h
+}
+
 namespace ravel::keras {
 
 class Callback;
@@ -139,6 +143,16 @@ struct CompileOptions {
   // Several outputs: one loss per output (empty: `loss` for every output), and their weights.
   std::vector<Loss> losses = {};
   std::vector<double> loss_weights = {};
+  // Keras' jit_compile: fit's and train_on_batch's steps run through ravel::compile
+  // (ravel/compile.h), one oneDNN program per step, traced at the first training batch (a model
+  // with one input and one output; any other, or one with an op the compiled path does not
+  // cover, trains eagerly and says why once on stderr and in jit_describe()). evaluate and
+  // predict run the model itself. The parameters stay the model's, so everything else is as
+  // eager.
+  bool jit_compile = false;
+  // Keras' mixed-precision policy: Float32, or BFloat16 (torch.autocast-like bf16 mixed
+  // precision with fp32 master weights and fp32 logits; needs jit_compile).
+  DType mixed_precision = DType::Float32;
 };
 
 // ---- fit / evaluate / predict ----
@@ -233,6 +247,9 @@ class Model : public Layer {
   // The optimizer: created over the parameters when compile() runs on a built model, else on the
   // first batch. Null before that.
   optim::Optimizer* optimizer() const { return optimizer_.get(); }
+  // With jit_compile: CompiledModule::describe() of the compiled training step (one line per
+  // step), or "eager: <why>" for a model that trains eagerly; empty before the first batch.
+  std::string jit_describe() const;
 
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
   History fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
@@ -265,6 +282,8 @@ class Model : public Layer {
   void build(const std::vector<Shape>& input_shapes) override;  // Layer's (batch included)
   Tensor compute(const std::vector<Tensor>& inputs) override;   // run(inputs)[0]
   void ensure_optimizer();
+  // The architecture changed (rebuilt, a layer added): the compiled step is made again.
+  void reset_jit();
 
   // A compiled metric: its key in the logs ("accuracy"; "output_2_accuracy" with several
   // outputs) and the output it watches.
@@ -277,6 +296,9 @@ class Model : public Layer {
   CompileOptions compile_options_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::vector<CompiledMetric> metrics_;  // resolved from compile_options_.metrics
+  // jit_compile's training step over this model (made at the first batch), or why there is none.
+  std::shared_ptr<CompiledModule> jit_;
+  std::string jit_eager_reason_;
 
  private:
   friend struct TrainingLoop;  // fit / evaluate / predict internals (src/keras/training.cpp)

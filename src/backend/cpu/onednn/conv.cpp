@@ -77,7 +77,7 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeom& g, bool has
                     : dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct,
                                                       m.src, m.weights, m.dst, m.strides, m.dilates,
                                                       m.pad_l, m.pad_r);
-  return dnnl::convolution_forward::primitive_desc(d, engine());
+  return dnnl::convolution_forward::primitive_desc(d, user_scratchpad(), engine());
 }
 
 Key geom_key(const char* kind, const ConvGeom& g, bool has_bias) {
@@ -87,14 +87,17 @@ Key geom_key(const char* kind, const ConvGeom& g, bool has_bias) {
 
 struct Forward {
   dnnl::convolution_forward prim;
+  memory::desc scratch;
   Operand src, weights, dst;
 };
 struct BackwardData {
   dnnl::convolution_backward_data prim;
+  memory::desc scratch;
   Operand diff_dst, weights, diff_src;
 };
 struct BackwardWeights {
   dnnl::convolution_backward_weights prim;
+  memory::desc scratch;
   Operand src, diff_dst, diff_weights;
 };
 
@@ -106,17 +109,21 @@ bool conv_forward(const float* x, const float* w, const float* b, float* y, cons
   auto e = cache.get(geom_key("conv_fwd", g, b != nullptr), [&] {
     auto pd = forward_pd(g, b != nullptr, dnnl::prop_kind::forward_training);
     Mds plain(g, false, false);
-    return Forward{dnnl::convolution_forward(pd), Operand(plain.src, pd.src_desc(), false),
+    return Forward{dnnl::convolution_forward(pd), pd.scratchpad_desc(),
+                   Operand(plain.src, pd.src_desc(), false),
                    Operand(plain.weights, pd.weights_desc(), false),
                    Operand(plain.dst, pd.dst_desc(), true)};
   });
   if (!e) return false;
-  memory src = e->src.input(x), wts = e->weights.input(w), dst = e->dst.output(y);
+  Temps temps;
+  memory src = e->src.input(x, temps), wts = e->weights.input(w, temps),
+         dst = e->dst.output(y, temps);
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}};
   if (b) args.emplace(DNNL_ARG_BIAS, wrap(bias_md(g), b));
+  temps.scratchpad(args, e->scratch);
   e->prim.execute(stream(), args);
-  e->dst.finish(dst, y);
+  e->dst.finish(dst, y, temps);
   stream().wait();
   return true;
 }
@@ -130,17 +137,21 @@ bool conv_backward_data(const float* gy, const float* w, float* gx, const ConvGe
     Mds m(g, mode == 2, mode >= 1), plain(g, false, false);
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, m.src, m.weights,
                                             m.dst, m.strides, m.dilates, m.pad_l, m.pad_r);
-    dnnl::convolution_backward_data::primitive_desc pd(d, engine(), hint);
-    return BackwardData{dnnl::convolution_backward_data(pd),
+    dnnl::convolution_backward_data::primitive_desc pd(d, user_scratchpad(), engine(), hint);
+    return BackwardData{dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
                         Operand(plain.dst, pd.diff_dst_desc(), false),
                         Operand(plain.weights, pd.weights_desc(), false),
                         Operand(plain.src, pd.diff_src_desc(), true)};
   });
   if (!e) return false;
-  memory dd = e->diff_dst.input(gy), wts = e->weights.input(w), ds = e->diff_src.output(gx);
-  e->prim.execute(stream(),
-                  {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DIFF_SRC, ds}});
-  e->diff_src.finish(ds, gx);
+  Temps temps;
+  memory dd = e->diff_dst.input(gy, temps), wts = e->weights.input(w, temps),
+         ds = e->diff_src.output(gx, temps);
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DIFF_SRC, ds}};
+  temps.scratchpad(args, e->scratch);
+  e->prim.execute(stream(), args);
+  e->diff_src.finish(ds, gx, temps);
   stream().wait();
   return true;
 }
@@ -159,19 +170,22 @@ bool conv_backward_weight(const float* gy, const float* x, float* gw, float* gb,
                 : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
                                                            m.src, m.weights, m.dst, m.strides,
                                                            m.dilates, m.pad_l, m.pad_r);
-    dnnl::convolution_backward_weights::primitive_desc pd(d, engine(), hint);
-    return BackwardWeights{dnnl::convolution_backward_weights(pd),
+    dnnl::convolution_backward_weights::primitive_desc pd(d, user_scratchpad(), engine(), hint);
+    return BackwardWeights{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),
                            Operand(plain.src, pd.src_desc(), false),
                            Operand(plain.dst, pd.diff_dst_desc(), false),
                            Operand(plain.weights, pd.diff_weights_desc(), true)};
   });
   if (!e) return false;
-  memory src = e->src.input(x), dd = e->diff_dst.input(gy), dw = e->diff_weights.output(gw);
+  Temps temps;
+  memory src = e->src.input(x, temps), dd = e->diff_dst.input(gy, temps),
+         dw = e->diff_weights.output(gw, temps);
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
   if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(bias_md(g), gb));
+  temps.scratchpad(args, e->scratch);
   e->prim.execute(stream(), args);
-  e->diff_weights.finish(dw, gw);
+  e->diff_weights.finish(dw, gw, temps);
   stream().wait();
   return true;
 }

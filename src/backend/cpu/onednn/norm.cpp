@@ -1,99 +1,124 @@
+// Float32 batch normalisation over plain [n, c, s] memory. oneDNN's implementation for plain
+// (ncsp) layouts is generic C++ that ran at a tenth of the memory bandwidth (3.5 ms against
+// 0.32 ms here for the forward of [128, 16, 784] on one core; 26% of a ResNet-20 training step),
+// and its fast kernels want blocked layouts, which would cost two reorders per call. These loops
+// read the data the fewest times: statistics in one pass (shifted sums), then the output.
 #include "backend/cpu/onednn/norm.h"
 
-#include "backend/cpu/onednn/context.h"
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "core/parallel.h"
 
 namespace ravel::onednn {
 namespace {
 
-using dnnl::memory;
-using dnnl::normalization_flags;
+using cpu::NormGeom;
 
-memory::desc data_md(const cpu::NormGeom& g) {
-  return memory::desc({g.n, g.c, 1, g.s}, memory::data_type::f32, memory::format_tag::abcd);
-}
-memory::desc channel_md(const cpu::NormGeom& g) {
-  return memory::desc({g.c}, memory::data_type::f32, memory::format_tag::x);
-}
+// Rows are summed in float (vectorised) over blocks of this many elements, the blocks in double.
+constexpr int64_t kBlock = 1024;
 
-normalization_flags flags(bool scale, bool shift, bool training) {
-  normalization_flags f = normalization_flags::none;
-  if (scale) f |= normalization_flags::use_scale;
-  if (shift) f |= normalization_flags::use_shift;
-  if (!training) f |= normalization_flags::use_global_stats;
-  return f;
+// Calls fn(channel) in parallel over channels.
+template <typename Fn>
+void for_each_channel(const NormGeom& g, Fn&& fn) {
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(g.n * g.s, 1));
+  parallel_for(g.c, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t ch = begin; ch < end; ++ch) fn(ch);
+  });
 }
 
-dnnl::batch_normalization_forward::primitive_desc forward_pd(const cpu::NormGeom& g, bool scale,
-                                                             bool shift, bool training,
-                                                             dnnl::prop_kind prop) {
-  dnnl::batch_normalization_forward::desc d(prop, data_md(g), static_cast<float>(g.eps),
-                                            flags(scale, shift, training));
-  return dnnl::batch_normalization_forward::primitive_desc(d, engine());
-}
-
-Key norm_key(const char* kind, const cpu::NormGeom& g, bool scale, bool shift, bool training) {
-  return Key(kind, g.n, g.c, g.s, g.eps, scale, shift, training);
+// Sums over a channel's n rows of s values, as doubles: block(i, j0, j1) returns the two float
+// partial sums of row i over columns [j0, j1), a block short enough for float.
+template <typename Block>
+std::pair<double, double> channel_sums(const NormGeom& g, Block&& block) {
+  double s0 = 0, s1 = 0;
+  for (int64_t i = 0; i < g.n; ++i)
+    for (int64_t j0 = 0; j0 < g.s; j0 += kBlock) {
+      const auto [a, b] = block(i, j0, std::min(g.s, j0 + kBlock));
+      s0 += a;
+      s1 += b;
+    }
+  return {s0, s1};
 }
 
 }  // namespace
 
 bool batch_norm_forward(const float* x, const float* w, const float* b, float* y, float* mean,
-                        float* var, bool training, const cpu::NormGeom& g) {
-  static Cache<dnnl::batch_normalization_forward> cache;
-  const bool scale = w != nullptr, shift = b != nullptr;
-  auto e = cache.get(norm_key("bn_fwd", g, scale, shift, training), [&] {
-    return dnnl::batch_normalization_forward(forward_pd(
-        g, scale, shift, training,
-        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference));
+                        float* var, bool training, const NormGeom& g) {
+  const int64_t c = g.c, s = g.s;
+  const double m = static_cast<double>(g.n * s);
+  for_each_channel(g, [&](int64_t ch) {
+    auto row = [&](const float* p, int64_t i) { return p + (i * c + ch) * s; };
+    if (training) {
+      // Sums of (x - k) and (x - k)^2 for k one of the channel's values: no cancellation
+      // unless the spread is tiny next to the distance from k (then the variance is ~0 anyway).
+      const float k = m > 0 ? row(x, 0)[0] : 0.0f;
+      auto [sum, sq] = channel_sums(g, [&](int64_t i, int64_t j0, int64_t j1) {
+        const float* xi = row(x, i);
+        float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+        for (int64_t j = j0; j < j1; ++j) {
+          const float d = xi[j] - k;
+          a += d;
+          b += d * d;
+        }
+        return std::pair{a, b};
+      });
+      const double mk = m > 0 ? sum / m : 0.0;
+      double v = m > 0 ? sq / m - mk * mk : 0.0;
+      if (v < 0) v = 0;  // rounding; a NaN stays NaN
+      mean[ch] = static_cast<float>(mk + k);
+      var[ch] = static_cast<float>(v);
+    }
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(var[ch]) + g.eps);
+    const float scale = static_cast<float>(invstd * (w ? static_cast<double>(w[ch]) : 1.0));
+    const float shift = static_cast<float>((b ? static_cast<double>(b[ch]) : 0.0) -
+                                           static_cast<double>(mean[ch]) * scale);
+    for (int64_t i = 0; i < g.n; ++i) {
+      const float* xi = row(x, i);
+      float* yi = y + (i * c + ch) * s;
+#pragma omp simd
+      for (int64_t j = 0; j < s; ++j) yi[j] = xi[j] * scale + shift;
+    }
   });
-  if (!e) return false;
-  const memory::desc cmd = channel_md(g);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(data_md(g), x)},
-                                       {DNNL_ARG_DST, wrap(data_md(g), y)},
-                                       {DNNL_ARG_MEAN, wrap(cmd, mean)},
-                                       {DNNL_ARG_VARIANCE, wrap(cmd, var)}};
-  if (scale) args.emplace(DNNL_ARG_SCALE, wrap(cmd, w));
-  if (shift) args.emplace(DNNL_ARG_SHIFT, wrap(cmd, b));
-  e->execute(stream(), args);
-  stream().wait();
   return true;
 }
 
 bool batch_norm_backward(const float* gy, const float* x, const float* mean, const float* var,
                          const float* w, float* gx, float* gw, float* gb, bool training,
-                         const cpu::NormGeom& g) {
-  // oneDNN gives the shift's gradient only along with the scale's: a bias without a weight goes
-  // to the portable kernel (rare).
-  if (!w && gb) return false;
-  static Cache<dnnl::batch_normalization_backward> cache;
-  const bool scale = w != nullptr;
-  auto e = cache.get(norm_key("bn_bwd", g, scale, scale, training), [&] {
-    auto hint = forward_pd(g, scale, scale, training, dnnl::prop_kind::forward_training);
-    dnnl::batch_normalization_backward::desc d(
-        scale ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data, data_md(g), data_md(g),
-        static_cast<float>(g.eps), flags(scale, scale, training));
-    return dnnl::batch_normalization_backward(
-        dnnl::batch_normalization_backward::primitive_desc(d, engine(), hint));
+                         const NormGeom& g) {
+  const int64_t c = g.c, s = g.s;
+  const double m = static_cast<double>(g.n * s);
+  for_each_channel(g, [&](int64_t ch) {
+    auto at = [&](int64_t i) { return (i * c + ch) * s; };
+    const float mu = mean[ch];
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(var[ch]) + g.eps);
+    auto [sum_g, sum_gd] = channel_sums(g, [&](int64_t i, int64_t j0, int64_t j1) {
+      const float *gi = gy + at(i), *xi = x + at(i);
+      float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+      for (int64_t j = j0; j < j1; ++j) {
+        a += gi[j];
+        b += gi[j] * (xi[j] - mu);
+      }
+      return std::pair{a, b};
+    });
+    const double sum_gxhat = sum_gd * invstd;
+    if (gw) gw[ch] = static_cast<float>(sum_gxhat);
+    if (gb) gb[ch] = static_cast<float>(sum_g);
+    if (!gx) return;
+    // gx = k * (gy - mean(gy) - xhat * mean(gy * xhat)) with batch statistics, else k * gy.
+    const float k = static_cast<float>(invstd * (w ? static_cast<double>(w[ch]) : 1.0));
+    const float mg = static_cast<float>(training && m > 0 ? sum_g / m : 0.0);
+    const float cx = static_cast<float>(training && m > 0 ? sum_gxhat / m * invstd : 0.0);
+    for (int64_t i = 0; i < g.n; ++i) {
+      const float *gi = gy + at(i), *xi = x + at(i);
+      float* oi = gx + at(i);
+#pragma omp simd
+      for (int64_t j = 0; j < s; ++j) oi[j] = k * (gi[j] - mg - (xi[j] - mu) * cx);
+    }
   });
-  if (!e) return false;
-  const memory::desc cmd = channel_md(g);
-  // Outputs nobody wants still need somewhere to go.
-  auto out = [](float* p, const memory::desc& md) {
-    return p ? wrap(md, p) : memory(md, engine());
-  };
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(data_md(g), x)},
-                                       {DNNL_ARG_DIFF_DST, wrap(data_md(g), gy)},
-                                       {DNNL_ARG_MEAN, wrap(cmd, mean)},
-                                       {DNNL_ARG_VARIANCE, wrap(cmd, var)},
-                                       {DNNL_ARG_DIFF_SRC, out(gx, data_md(g))}};
-  if (scale) {
-    args.emplace(DNNL_ARG_SCALE, wrap(cmd, w));
-    args.emplace(DNNL_ARG_SHIFT, memory(cmd, engine()));
-    args.emplace(DNNL_ARG_DIFF_SCALE, out(gw, cmd));
-    args.emplace(DNNL_ARG_DIFF_SHIFT, out(gb, cmd));
-  }
-  e->execute(stream(), args);
-  stream().wait();
   return true;
 }
 

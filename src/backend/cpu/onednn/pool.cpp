@@ -36,7 +36,7 @@ dnnl::pooling_v2_forward::primitive_desc forward_pd(const PoolParams& p, bool tr
       training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
       algorithm(p.alg), data_md(p, p.in), data_md(p, p.out), last(p.stride, p.nsp),
       last(p.k, p.nsp), last(p.dil, p.nsp, 1), last(p.pad_l, p.nsp), last(p.pad_r, p.nsp));
-  return dnnl::pooling_v2_forward::primitive_desc(d, engine());
+  return dnnl::pooling_v2_forward::primitive_desc(d, user_scratchpad(), engine());
 }
 
 Key params_key(const char* kind, const PoolParams& p, bool training) {
@@ -50,7 +50,7 @@ struct Forward {
 };
 struct Backward {
   dnnl::pooling_v2_backward prim;
-  memory::desc workspace;
+  memory::desc workspace, scratch;
 };
 
 }  // namespace
@@ -70,6 +70,8 @@ bool pool_forward(const float* x, float* y, const PoolParams& p, Tensor* workspa
     *workspace = empty({static_cast<int64_t>(ws.get_size())}, DType::UInt8);
     args.emplace(DNNL_ARG_WORKSPACE, wrap(ws, workspace->raw_data()));
   }
+  Temps temps;
+  temps.scratchpad(args, e->pd.scratchpad_desc());
   e->prim.execute(stream(), args);
   stream().wait();
   return true;
@@ -83,14 +85,15 @@ bool pool_backward(const float* gy, const Tensor& workspace, float* gx, const Po
     dnnl::pooling_v2_backward::desc d(
         algorithm(p.alg), data_md(p, p.in), data_md(p, p.out), last(p.stride, p.nsp),
         last(p.k, p.nsp), last(p.dil, p.nsp, 1), last(p.pad_l, p.nsp), last(p.pad_r, p.nsp));
-    return Backward{
-        dnnl::pooling_v2_backward(dnnl::pooling_v2_backward::primitive_desc(d, engine(), hint)),
-        hint.workspace_desc()};
+    dnnl::pooling_v2_backward::primitive_desc pd(d, user_scratchpad(), engine(), hint);
+    return Backward{dnnl::pooling_v2_backward(pd), hint.workspace_desc(), pd.scratchpad_desc()};
   });
   if (!e || (max && !workspace.defined())) return false;
   std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, wrap(data_md(p, p.out), gy)},
                                        {DNNL_ARG_DIFF_SRC, wrap(data_md(p, p.in), gx)}};
   if (max) args.emplace(DNNL_ARG_WORKSPACE, wrap(e->workspace, workspace.raw_data()));
+  Temps temps;
+  temps.scratchpad(args, e->scratch);
   e->prim.execute(stream(), args);
   stream().wait();
   return true;

@@ -379,8 +379,9 @@ class OnednnTrainStep final : public TrainProgram {
   void forward_step(const Step& s) {
     Fwd f;
     for (const PostOp& p : s.post_ops)
-      RAVEL_CHECK(p.kind == PostOp::Relu, "compile: node '", s.nodes.back()->name,
-                  "': only ReLU is compiled after a step");
+      RAVEL_CHECK(p.kind == PostOp::Relu || s.kind == Step::Eltwise, "compile: node '",
+                  s.nodes.back()->name, "' (", s.nodes.back()->op,
+                  ") has no compiled training form (ReLU is the activation compiled)");
     switch (s.kind) {
       case Step::Conv:
         conv_forward(s, f);
@@ -529,7 +530,8 @@ class OnednnTrainStep final : public TrainProgram {
 
   void relu_forward(const Step& s, Fwd& f) {
     RAVEL_CHECK(s.nodes.size() == 1 && s.nodes[0]->op == "Relu", "compile: node '",
-                s.nodes.at(0)->name, "' (", s.nodes.at(0)->op, ") has no compiled training form");
+                s.nodes.at(0)->name, "' (", s.nodes.at(0)->op,
+                ") has no compiled training form (ReLU is the activation compiled)");
     f.src = val(s.inputs[0]).mem;
     dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_training,
                                   dnnl::algorithm::eltwise_relu_use_dst_for_bwd, f.src.get_desc(),
