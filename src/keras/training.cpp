@@ -11,8 +11,10 @@
 #include "ravel/compile.h"
 #include "ravel/data/loader.h"
 #include "ravel/keras/callbacks.h"
+#include "ravel/keras/layers.h"
 #include "ravel/keras/metrics.h"
 #include "ravel/keras/model.h"
+#include "ravel/nn/dropout.h"
 #include "ravel/nn/functional/loss.h"
 #include "ravel/ops.h"
 #include "ravel/optim/adadelta.h"
@@ -495,17 +497,40 @@ struct TrainingLoop {
     }
   };
 
+  // Why jit_compile cannot take the model, before ravel::compile looks at its ops ("" if none):
+  // several inputs or outputs, inputs that are not float32, or a layer whose training forward
+  // the compiled step would leave out (it is traced from the eval forward, where dropout and
+  // augmentation do nothing).
+  static std::string jit_obstacle(Model& m, const std::vector<Tensor>& xs) {
+    if (m.num_model_inputs() != 1 || m.num_model_outputs() != 1)
+      return "the model has " + std::to_string(m.num_model_inputs()) + " inputs and " +
+             std::to_string(m.num_model_outputs()) +
+             " outputs, the compiled step takes one of each";
+    if (xs[0].dtype() != DType::Float32)
+      return std::string("the inputs are ") + dtype_name(xs[0].dtype()) +
+             ", the compiled step takes float32";
+    for (const auto& [name, mod] : m.named_modules()) {
+      const nn::Module* p = mod.get();
+      const auto* kd = dynamic_cast<const layers::Dropout*>(p);
+      const auto* d = dynamic_cast<const nn::Dropout*>(p);
+      const auto* d2 = dynamic_cast<const nn::Dropout2d*>(p);
+      if ((kd && kd->rate() > 0) || (d && d->p > 0) || (d2 && d2->p > 0) ||
+          dynamic_cast<const layers::RandomLayer*>(p))
+        return "'" + name + "' (" + mod->type_name() +
+               ") acts in training only, and the compiled step would leave it out";
+    }
+    return "";
+  }
+
   // The outputs of a training batch: through jit_compile's compiled step (made at the first
   // batch, its example) when it covers the model, else the model's own run.
   static std::vector<Tensor> train_outputs(Model& m, const std::vector<Tensor>& xs) {
     const CompileOptions& c = m.compile_options_;
     if (!c.jit_compile || !m.is_built()) return m.run(xs);  // the first run builds it
     if (!m.jit_ && m.jit_eager_reason_.empty()) {
-      if (m.num_model_inputs() != 1 || m.num_model_outputs() != 1) {
-        m.jit_eager_reason_ = "the model has " + std::to_string(m.num_model_inputs()) +
-                              " inputs and " + std::to_string(m.num_model_outputs()) +
-                              " outputs, the compiled step takes one of each";
-        std::fprintf(stderr, "keras: jit_compile: %s; the model trains eagerly\n",
+      m.jit_eager_reason_ = jit_obstacle(m, xs);
+      if (!m.jit_eager_reason_.empty()) {
+        std::fprintf(stderr, "ravel: jit_compile: %s; the model trains eagerly\n",
                      m.jit_eager_reason_.c_str());
       } else {
         // Not owning: the model owns its compiled step (an owning pointer would be a cycle).

@@ -65,6 +65,8 @@ TEST_F(CliTest, UsageErrors) {
   expect_cli_failure("train --model nonet --train-limit 10 --test-limit 10", 2, {"nonet"});
   expect_cli_failure("train --data nowhere.bin", 2, {"nowhere.bin"});
   expect_cli_failure("train --resume", 2, {"--resume", "--out"});
+  expect_cli_failure("train --eager --bf16", 2, {"--bf16", "--eager"});
+  expect_cli_failure("bench --eager --bf16", 2, {"--bf16", "--eager"});
   expect_cli_failure("predict", 2, {"model"});
   expect_cli_failure("summary resnet20 --input-shape 1,x,28", 2, {"--input-shape"});
   expect_cli_failure("bench --model nonet", 2, {"nonet"});
@@ -74,10 +76,13 @@ TEST_F(CliTest, HelpOfEverySubcommand) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--help", "train"},
       {"train --help", "--epochs"},
+      {"train --help", "--eager"},
+      {"train --help", "--bf16"},
       {"evaluate --help", "--data"},
       {"predict --help", "--top"},
       {"summary --help", "--input-shape"},
       {"bench --help", "--steps"},
+      {"bench --help", "--eager"},
       {"export --help", "--input-shape"}};
   for (const auto& [args, fragment] : cases) {
     SCOPED_TRACE(args);
@@ -116,6 +121,7 @@ TEST_F(CliTest, BenchPrintsImagesPerSecond) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("train step"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("images/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(compiled)"), std::string::npos) << r.out;  // train's default step
 }
 
 // The real run: report folder, saved model, predict and evaluate on it.
@@ -143,6 +149,11 @@ TEST_F(CliTest, TrainWritesReportThenPredictAndEvaluate) {
 
   // The model loads back and gives the CLI's prediction for a test image written as a PNG.
   auto model = keras::load_model((out / "model.ravel").string());
+  // It trained through the compiled step (the default), and keeps that setting.
+  EXPECT_NE(run.out.find("compiled step"), std::string::npos) << run.out;
+  EXPECT_NE(html.find("training step</td><td>compiled<"), std::string::npos) << html;
+  EXPECT_TRUE(model->compile_options().jit_compile);
+  EXPECT_EQ(model->compile_options().mixed_precision, DType::Float32);
   auto test = data::load_fashion_mnist(data::Split::Test);
   Tensor image = test.images.index({3});  // uint8 [1, 28, 28]
   write_png(path("shirt.png"), image);
@@ -225,11 +236,12 @@ TEST_F(CliTest, ExportWritesOnnxOfTheTrainedModel) {
                      {"missing.ravel"});
 }
 
+// The resumed session trains eagerly (--eager): the flags of the session decide the step.
 TEST_F(CliTest, ResumeContinuesTheRun) {
   ASSERT_EQ(trained().status, 0) << trained().err;
   CliRun r = run_ravel(
       "train --model mlp --epochs 2 --train-limit 2000 --test-limit 500 "
-      "--batch-size 64 --workers 0 --quiet --resume --out " +
+      "--batch-size 64 --workers 0 --quiet --eager --resume --out " +
       path("run"));
   ASSERT_EQ(r.status, 0) << r.err;
   std::string csv = slurp(dir_ / "run" / "metrics.csv");
@@ -237,6 +249,24 @@ TEST_F(CliTest, ResumeContinuesTheRun) {
   auto j = nlohmann::json::parse(slurp(dir_ / "run" / "checkpoint.json"));
   EXPECT_EQ(j["epoch"], 2);
   EXPECT_EQ(j["history"]["loss"].size(), 2u);
+  auto model = keras::load_model((dir_ / "run" / "checkpoint.ravel").string());
+  EXPECT_FALSE(model->compile_options().jit_compile);
+  EXPECT_NE(model->optimizer(), nullptr);
+}
+
+// --bf16: the compiled step in bfloat16 mixed precision, said in the output and the report, and
+// kept by the saved model. One thread: the ResNet's short run stays fast on a busy machine.
+TEST_F(CliTest, TrainWithBf16MixedPrecision) {
+  CliRun r = run_ravel(
+      "train --model resnet20 --bf16 --epochs 1 --train-limit 128 --test-limit 64 "
+      "--batch-size 64 --workers 0 --threads 1 --quiet --out " +
+      path("bf16"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(slurp(dir_ / "bf16" / "index.html").find("training step</td><td>compiled bf16<"),
+            std::string::npos);
+  auto model = keras::load_model((dir_ / "bf16" / "model.ravel").string());
+  EXPECT_TRUE(model->compile_options().jit_compile);
+  EXPECT_EQ(model->compile_options().mixed_precision, DType::BFloat16);
 }
 
 // CSV rows: an MLP with a Normalization layer learns two well separated blobs; predict reads

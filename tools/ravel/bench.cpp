@@ -1,5 +1,6 @@
 // `ravel bench`: the median time of a training step and of an inference batch of a zoo model on
-// random inputs, and the images per second they give.
+// random inputs, and the images per second they give. The training step is `train`'s: compiled
+// (--bf16: in bf16 mixed precision) or, with --eager, the model's own.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -20,6 +21,7 @@ struct BenchArgs {
   int steps = 20, threads = 0;
   std::vector<int64_t> input_shape = {1, 28, 28};
   int64_t num_classes = 10;
+  StepOptions step;
 };
 
 // Median seconds of fn over `steps` runs, after one warm-up run.
@@ -43,13 +45,16 @@ int run_bench(const BenchArgs& a) {
     throw UsageError("--model: unknown model '" + a.model + "' (see --help for the zoo names)");
   if (a.input_shape.size() != 3)
     throw UsageError("--input-shape: expected C,H,W, got " + shape_str(a.input_shape));
+  keras::CompileOptions options{
+      .optimizer = keras::OptimizerSpec("sgd", {{"lr", 0.01}, {"momentum", 0.9}}),
+      .loss = keras::Loss("sparse_categorical_crossentropy", true)};
+  a.step.apply(options);
   manual_seed(0);
   const keras::Shape in = a.input_shape;
   auto model = keras::Model::from_zoo(
       a.model, {.num_classes = a.num_classes, .in_channels = in[0], .input_size = in[1]});
   if (!model->is_built()) model->build_input(in);
-  model->compile({.optimizer = keras::OptimizerSpec("sgd", {{"lr", 0.01}, {"momentum", 0.9}}),
-                  .loss = keras::Loss("sparse_categorical_crossentropy", true)});
+  model->compile(options);
   Tensor x = rand({a.batch_size, in[0], in[1], in[2]});
   Tensor y = randint(0, a.num_classes, {a.batch_size});
   const double train = median_seconds(a.steps, [&] { model->train_on_batch({x}, {y}); });
@@ -59,7 +64,8 @@ int run_bench(const BenchArgs& a) {
               a.model.c_str(), static_cast<long long>(model->module()->num_parameters()),
               static_cast<long long>(a.batch_size), shape_str(in).c_str(), get_num_threads(),
               a.steps);
-  std::printf("train step  %9.2f ms  %10.1f images/s\n", 1e3 * train, b / train);
+  std::printf("train step  %9.2f ms  %10.1f images/s  (%s)\n", 1e3 * train, b / train,
+              a.step.label().c_str());
   std::printf("inference   %9.2f ms  %10.1f images/s\n", 1e3 * infer, b / infer);
   return 0;
 }
@@ -86,6 +92,7 @@ void add_bench(CLI::App& app, int* status) {
   sub->add_option("--classes", a->num_classes)
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  add_step_options(*sub, a->step);
   sub->callback([a, status] { *status = run_bench(*a); });
 }
 

@@ -1,6 +1,7 @@
 // Helpers shared by the sub-commands: model files, class names, probabilities.
 #include "common.h"
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +12,25 @@
 namespace ravel::cli {
 
 namespace fs = std::filesystem;
+
+void StepOptions::apply(keras::CompileOptions& options) const {
+  if (eager && bf16)
+    throw UsageError("--bf16 runs in the compiled training step; it does not go with --eager");
+  options.jit_compile = !eager;
+  options.mixed_precision = bf16 ? DType::BFloat16 : DType::Float32;
+}
+
+std::string StepOptions::label() const {
+  return eager ? "eager" : bf16 ? "compiled bf16" : "compiled";
+}
+
+void add_step_options(CLI::App& app, StepOptions& step) {
+  app.add_flag("--eager", step.eager,
+               "train with the model's own (eager) forward and backward instead of the compiled "
+               "training step (ravel::compile, the default)");
+  app.add_flag("--bf16", step.bf16,
+               "bfloat16 mixed precision in the compiled step (fp32 master weights and logits)");
+}
 
 std::shared_ptr<keras::Model> load_model_file(const std::string& path) {
   RAVEL_CHECK(fs::is_regular_file(path), "no such model file: ", path);

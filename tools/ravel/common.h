@@ -43,6 +43,18 @@ void add_bench(CLI::App& app, int* status);
 void add_convert(CLI::App& app, int* status);
 void add_export(CLI::App& app, int* status);
 
+// ---- the training step (train, bench) ----
+
+// --eager / --bf16: the training step runs compiled (Keras' jit_compile, the default), in bf16
+// mixed precision, or as the model's own forward and backward.
+struct StepOptions {
+  bool eager = false, bf16 = false;
+  // compile() settings for these flags; --bf16 with --eager is a UsageError.
+  void apply(keras::CompileOptions& options) const;
+  std::string label() const;  // "compiled", "compiled bf16" or "eager"
+};
+void add_step_options(CLI::App& app, StepOptions& step);
+
 // ---- datasets (datasets.cpp) ----
 
 struct DataSpec {

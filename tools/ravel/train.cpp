@@ -1,7 +1,9 @@
 // `ravel train`: a zoo model (or a saved one) trained with compile / fit on a dataset, evaluated
 // on its test split, saved, and written up as an HTML report with curves, a confusion matrix and
 // the worst-classified test images. The recipe defaults are examples/fashion_mnist.cpp's:
-// random crop + flip, SGD with Nesterov momentum and weight decay, a one-cycle schedule.
+// random crop + flip, SGD with Nesterov momentum and weight decay, a one-cycle schedule. The
+// training step is ravel::compile's (Keras' jit_compile), in bf16 mixed precision with --bf16;
+// --eager runs the model's own forward and backward.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -36,7 +38,7 @@ struct TrainArgs {
   bool augment = true;
   int threads = 0, workers = 2;
   bool resume = false, quiet = false;
-  bool eager = false, bf16 = false;  // the training step: compiled (default, fp32 or bf16), eager
+  StepOptions step;
   std::string out;
 };
 
@@ -166,8 +168,8 @@ int run_train(TrainArgs a) {
   manual_seed(a.data.seed);
   if (a.resume && a.out.empty()) throw UsageError("--resume needs --out DIR (the run to continue)");
   if (!a.load.empty() && a.resume) throw UsageError("--load and --resume do not go together");
-  if (a.eager && a.bf16)
-    throw UsageError("--bf16 runs in the compiled training step; it does not go with --eager");
+  keras::CompileOptions step_options;  // jit_compile and mixed_precision from --eager, --bf16
+  a.step.apply(step_options);
 
   const auto zoo = models::names();
   if (a.load.empty() && !a.resume && std::find(zoo.begin(), zoo.end(), a.model) == zoo.end())
@@ -202,7 +204,6 @@ int run_train(TrainArgs a) {
   }
   check_fits(*model, d, a.resume ? "the checkpoint" : a.load.empty() ? "--model" : "--load");
 
-  const DType mixed_precision = a.bf16 ? DType::BFloat16 : DType::Float32;
   const bool sgd = a.optimizer == "sgd";
   const double lr = a.lr.value_or(sgd ? 0.1 : 1e-3);
   if (!a.resume) {
@@ -217,17 +218,16 @@ int run_train(TrainArgs a) {
     // Keep a loaded model's loss (it may end in a softmax); new models output logits.
     keras::Loss loss("sparse_categorical_crossentropy", true);
     if (model->is_compiled()) loss = model->compile_options().loss;
-    model->compile({.optimizer = opt,
-                    .loss = loss,
-                    .metrics = {"accuracy"},
-                    .jit_compile = !a.eager,
-                    .mixed_precision = mixed_precision});
-  } else if (model->compile_options().jit_compile != !a.eager ||
-             model->compile_options().mixed_precision != mixed_precision) {
+    step_options.optimizer = opt;
+    step_options.loss = loss;
+    step_options.metrics = {"accuracy"};
+    model->compile(step_options);
+  } else if (model->compile_options().jit_compile != step_options.jit_compile ||
+             model->compile_options().mixed_precision != step_options.mixed_precision) {
     // The checkpoint's run had another training step: this session's flags decide, and the
     // optimizer state carries over.
     keras::CompileOptions o = model->compile_options();
-    o.jit_compile = !a.eager, o.mixed_precision = mixed_precision;
+    a.step.apply(o);
     optim::StateDict state = model->optimizer()->state_dict();
     model->compile(o);
     model->optimizer()->load_state_dict(state);
@@ -243,7 +243,7 @@ int run_train(TrainArgs a) {
   auto schedule =
       std::make_shared<BatchSchedule>(a.schedule == "constant" ? "" : a.schedule, lr,
                                       steps_per_epoch * a.epochs, steps_per_epoch * initial_epoch);
-  const std::string step_kind = a.eager ? "eager" : a.bf16 ? "compiled bf16" : "compiled";
+  const std::string step_kind = a.step.label();
   auto csv = std::make_shared<keras::CSVLogger>(a.out + "/metrics.csv", ',', a.resume);
   auto resume_point = std::make_shared<ResumePoint>(a.out, history, info);
   if (!a.quiet)
@@ -355,11 +355,7 @@ void add_train(CLI::App& app, int* status) {
   sub->add_option("--workers", a->workers, "data loading threads")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
-  sub->add_flag("--eager", a->eager,
-                "train with the model's own (eager) forward and backward instead of the compiled "
-                "training step (ravel::compile, the default)");
-  sub->add_flag("--bf16", a->bf16,
-                "bfloat16 mixed precision in the compiled step (fp32 master weights and logits)");
+  add_step_options(*sub, a->step);
   sub->add_flag("--resume", a->resume, "continue the run in --out from its last epoch");
   sub->add_option("--out", a->out, "report folder (default runs/<model>-<data>-<time>)");
   sub->add_flag("--quiet,-q", a->quiet, "no progress output");

@@ -16,6 +16,11 @@
 //   save_model(*model, "fmnist.ravel");                             // one file
 //   auto again = load_model("fmnist.ravel");                   // compiled, optimizer state too
 //
+//   // Keras' jit_compile: training steps as one compiled oneDNN program (ravel/compile.h), in
+//   // bf16 mixed precision if asked; the model itself is unchanged.
+//   model->compile({.optimizer = "sgd", .loss = Loss("sparse_categorical_crossentropy", true),
+//                   .jit_compile = true, .mixed_precision = DType::BFloat16});
+//
 //   // Functional: a residual block in a few lines.
 //   Symbol in = Input({3, 32, 32});
 //   Symbol x = Conv2D(16, 3, {.padding = "same", .activation = "relu"})(in);
@@ -144,11 +149,11 @@ struct CompileOptions {
   std::vector<Loss> losses = {};
   std::vector<double> loss_weights = {};
   // Keras' jit_compile: fit's and train_on_batch's steps run through ravel::compile
-  // (ravel/compile.h), one oneDNN program per step, traced at the first training batch (a model
-  // with one input and one output; any other, or one with an op the compiled path does not
-  // cover, trains eagerly and says why once on stderr and in jit_describe()). evaluate and
-  // predict run the model itself. The parameters stay the model's, so everything else is as
-  // eager.
+  // (ravel/compile.h), one oneDNN program per step, traced at the first training batch. A model
+  // with several inputs or outputs, inputs that are not float32, dropout or random augmentation
+  // (the trace is of the eval forward, where they do nothing), or an op the compiled path does
+  // not cover trains eagerly and says why, once on stderr and in jit_describe(). evaluate and
+  // predict run the model itself. The parameters stay the model's, so all else is as eager.
   bool jit_compile = false;
   // Keras' mixed-precision policy: Float32, or BFloat16 (torch.autocast-like bf16 mixed
   // precision with fp32 master weights and fp32 logits; needs jit_compile).
