@@ -20,10 +20,13 @@
 // copies the optimizer updates) and are rounded to bf16 per step; batch-norm statistics,
 // the classifier, the returned logits and all gradients are fp32. No loss scaling is needed.
 //
-// What is compiled: Conv, BatchNormalization, Relu, Add, MaxPool/AveragePool/GlobalAveragePool,
-// Flatten + Gemm (a Linear), Identity/Dropout in eval form, and the CIFAR ResNets' strided-slice
-// + channel-pad shortcut. A model with any other op (or no oneDNN build) runs its ordinary eager
-// forward in every mode; describe() says why, and compile() prints that reason once to stderr.
+// What is compiled: Conv (+ReLU), BatchNormalization (+ReLU), Relu, Add (+ReLU), MaxPool /
+// AveragePool / GlobalAveragePool, Flatten + Gemm (a Linear, +ReLU), and the CIFAR ResNets'
+// strided-slice + channel-pad shortcut. A model with any other op, an nn::Dropout with p > 0
+// (the trace sees the eval forward), batch norm without running statistics, or no oneDNN build
+// runs its ordinary eager forward in every mode; describe() says why, and compile() prints that
+// reason once to stderr. Dropout called functionally inside a forward (F::dropout) is invisible
+// to the trace: such a model must not be compiled.
 // Eval mode and forwards with grad mode off also run the eager module. A new input shape
 // (the last, smaller batch of an epoch) compiles once more; the last 8 shapes are kept.
 #pragma once

@@ -12,6 +12,7 @@
 #include "ravel/compile.h"
 #include "ravel/error.h"
 #include "ravel/graph.h"
+#include "ravel/nn/dropout.h"
 #include "ravel/nn/norm.h"
 #include "ravel/parallel.h"
 
@@ -34,11 +35,18 @@ class Trainer {
     const bool was_training = module.is_training();
     try {
       // The compiled batch norm keeps running statistics with a momentum, as torch's default.
-      for (auto& [name, m] : module.named_modules())
+      // The step is traced from the eval forward, where dropout does nothing: a model with
+      // dropout would silently train without it.
+      for (auto& [name, m] : module.named_modules()) {
         if (auto* bn = dynamic_cast<nn::BatchNormNd*>(m.get()))
           RAVEL_CHECK(bn->track_running_stats && bn->momentum && bn->affine, "compile: '", name,
                       "' (", bn->type_name(),
                       ") needs affine, track_running_stats and a momentum to be compiled");
+        auto* d = dynamic_cast<nn::Dropout*>(m.get());
+        auto* d2 = dynamic_cast<nn::Dropout2d*>(m.get());
+        RAVEL_CHECK(!(d && d->p > 0) && !(d2 && d2->p > 0), "compile: '", name, "' (",
+                    m->type_name(), ") acts in training only; dropout has no compiled form");
+      }
       graph_ = graph::trace(module, {example.detach().to(DType::Float32)});
       for (auto& [name, t] : module.named_parameters()) tensors_[name] = t;
       for (auto& [name, t] : module.named_buffers()) tensors_[name] = t;

@@ -65,7 +65,7 @@ std::shared_ptr<nn::Sequential> seq(std::vector<std::shared_ptr<nn::Module>> lay
 }
 
 // conv (odd channels) -> BN + ReLU -> max pool -> conv stride 2 -> BN -> ReLU -> average pool
-// -> 1x1 conv with bias -> flatten -> linear + ReLU -> linear.
+// -> 1x1 conv with bias + ReLU -> flatten -> linear + ReLU -> linear.
 std::shared_ptr<nn::Module> odd_cnn() {
   using nn::ConvOptions;
   return seq({std::make_shared<nn::Conv2d>(3, 5, 3, ConvOptions{.padding = 1, .bias = false}),
@@ -74,9 +74,9 @@ std::shared_ptr<nn::Module> odd_cnn() {
               std::make_shared<nn::Conv2d>(5, 17, 3, ConvOptions{.stride = 2, .bias = false}),
               std::make_shared<nn::BatchNorm2d>(17), std::make_shared<nn::ReLU>(),
               std::make_shared<nn::AvgPool2d>(nn::functional::Ints{2}),
-              std::make_shared<nn::Conv2d>(17, 6, 1), std::make_shared<nn::Flatten>(),
-              std::make_shared<nn::Linear>(6, 9), std::make_shared<nn::ReLU>(),
-              std::make_shared<nn::Linear>(9, 4)});
+              std::make_shared<nn::Conv2d>(17, 6, 1), std::make_shared<nn::ReLU>(),
+              std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(6, 9),
+              std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(9, 4)});
 }
 
 // A residual block whose input is read by two convolutions (a gradient summed from both
@@ -239,6 +239,16 @@ TEST(CompiledModule, UncoveredOpsRunEagerly) {
   auto bn = seq({std::make_shared<nn::Linear>(6, 4),
                  std::make_shared<nn::BatchNorm1d>(4, nn::BatchNormOptions{.momentum = {}})});
   EXPECT_FALSE(compile(bn, x)->is_compiled());
+  // Dropout acts in training only, which the traced (eval) forward cannot show: refused, unless
+  // it drops nothing.
+  auto with_dropout = [](double p) {
+    return seq({std::make_shared<nn::Linear>(6, 4), std::make_shared<nn::ReLU>(),
+                std::make_shared<nn::Dropout>(p), std::make_shared<nn::Linear>(4, 2)});
+  };
+  auto dropped = compile(with_dropout(0.3), x);
+  EXPECT_FALSE(dropped->is_compiled());
+  EXPECT_NE(dropped->describe().find("Dropout"), std::string::npos) << dropped->describe();
+  EXPECT_TRUE(compile(with_dropout(0), x)->is_compiled());
 }
 
 TEST(CompiledModule, BadArguments) {

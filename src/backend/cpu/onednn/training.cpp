@@ -411,7 +411,6 @@ class OnednnTrainStep final : public TrainProgram {
   }
 
   void conv_forward(const Step& s, Fwd& f) {
-    RAVEL_CHECK(s.post_ops.empty(), "compile: a ReLU fused into a convolution is not compiled");
     const std::vector<int64_t>& xs = plan_.shapes.at(s.inputs[0]);
     const std::vector<int64_t>& ys = plan_.shapes.at(s.outputs[0]);
     memory::dims wd = to_dims(s.weight.shape());
@@ -436,6 +435,7 @@ class OnednnTrainStep final : public TrainProgram {
                                                     dst, strides, dil, pl, pr);
     };
     dnnl::primitive_attr a = attr();
+    a.set_post_ops(relu_post_op(s));
     dnnl::convolution_forward::primitive_desc pd(desc(act_), a, engine());
     note_scratch(pd);
     memory::desc w_user = plain_md(wd);
@@ -632,7 +632,7 @@ class OnednnTrainStep final : public TrainProgram {
     memory gy = out.diff;
     switch (s.kind) {
       case Step::Conv:
-        conv_backward(s, f, gy);
+        conv_backward(s, f, s.post_ops.empty() ? gy : relu_backward(f.dst, gy));
         break;
       case Step::BatchNorm:
         bn_backward(s, f, gy);
