@@ -29,4 +29,28 @@ void Temps::scratchpad(std::unordered_map<int, dnnl::memory>& args, const dnnl::
   if (md.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, make(md));
 }
 
+std::string layout_name(const dnnl::memory::desc& md) {
+  using dnnl::memory;
+  using tag = memory::format_tag;
+  const size_t nd = md.dims().size();
+  static const std::vector<std::pair<tag, const char*>> tags[] = {
+      {},
+      {{tag::a, "x"}},
+      {{tag::ab, "nc"}, {tag::ba, "cn"}},
+      {{tag::abc, "ncw"}, {tag::acb, "nwc"}, {tag::aBc8b, "nCw8c"}, {tag::aBc16b, "nCw16c"}},
+      {{tag::abcd, "nchw"},
+       {tag::acdb, "nhwc"},
+       {tag::aBcd8b, "nChw8c"},
+       {tag::aBcd16b, "nChw16c"}},
+      {{tag::abcde, "ncdhw"},
+       {tag::acdeb, "ndhwc"},
+       {tag::aBcde8b, "nCdhw8c"},
+       {tag::aBcde16b, "nCdhw16c"}},
+  };
+  if (nd < 6)
+    for (const auto& [t, name] : tags[nd])
+      if (memory::desc(md.dims(), md.data_type(), t) == md) return name;
+  return "blocked";
+}
+
 }  // namespace ravel::onednn

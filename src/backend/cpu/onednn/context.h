@@ -85,6 +85,15 @@ inline dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
   return dnnl::memory(md, engine(), const_cast<void*>(data));
 }
 
+template <typename V>
+dnnl::memory::dims to_dims(const V& v) {
+  return dnnl::memory::dims(v.begin(), v.end());
+}
+
+// "nchw", "nChw16c", "nhwc", ... of a memory descriptor ("blocked" for other layouts), for
+// describe() texts.
+std::string layout_name(const dnnl::memory::desc& md);
+
 // The plain (C order) layout of dims: nchw for 4 of them, and so on.
 inline dnnl::memory::format_tag plain_tag(const dnnl::memory::dims& d) {
   using tag = dnnl::memory::format_tag;

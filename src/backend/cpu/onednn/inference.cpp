@@ -17,6 +17,7 @@
 
 #include "backend/cpu/onednn/arena.h"
 #include "backend/cpu/onednn/context.h"
+#include "backend/cpu/onednn/step_params.h"
 #include "ravel/autograd.h"
 #include "ravel/error.h"
 
@@ -28,33 +29,6 @@ using infer::PostOp;
 using infer::Step;
 using tag = memory::format_tag;
 using dt = memory::data_type;
-
-template <typename V>
-memory::dims to_dims(const V& v) {
-  return memory::dims(v.begin(), v.end());
-}
-
-std::string layout_name(const memory::desc& md) {
-  const size_t nd = md.dims().size();
-  static const std::vector<std::pair<tag, const char*>> tags[] = {
-      {},
-      {{tag::a, "x"}},
-      {{tag::ab, "nc"}, {tag::ba, "cn"}},
-      {{tag::abc, "ncw"}, {tag::acb, "nwc"}, {tag::aBc8b, "nCw8c"}, {tag::aBc16b, "nCw16c"}},
-      {{tag::abcd, "nchw"},
-       {tag::acdb, "nhwc"},
-       {tag::aBcd8b, "nChw8c"},
-       {tag::aBcd16b, "nChw16c"}},
-      {{tag::abcde, "ncdhw"},
-       {tag::acdeb, "ndhwc"},
-       {tag::aBcde8b, "nCdhw8c"},
-       {tag::aBcde16b, "nCdhw16c"}},
-  };
-  if (nd < 6)
-    for (const auto& [t, name] : tags[nd])
-      if (memory::desc(md.dims(), md.data_type(), t) == md) return name;
-  return "blocked";
-}
 
 const char* dtype_name(dt d) { return d == dt::bf16 ? "bf16" : d == dt::f32 ? "f32" : "other"; }
 
@@ -377,8 +351,7 @@ class OnednnProgram : public infer::Program {
       wd[0] /= s.groups;
       wd.insert(wd.begin(), s.groups);
     }
-    memory::dims dil;
-    for (int64_t d : s.dilations) dil.push_back(d - 1);  // oneDNN counts dilation from 0
+    const memory::dims dil = onednn::dilations(s);
     const memory::dims bd{s.weight.shape()[0]};
     memory::desc bias_md(bd, dt::f32, tag::x);
     // Winograd's algorithm (fewer multiplies) for float32 3x3 stride-1 convolutions where oneDNN
@@ -465,12 +438,8 @@ class OnednnProgram : public infer::Program {
 
   void pool(const Step& s, int k) {
     memory::desc src_md = follow(s.inputs[0]);
-    memory::dims dil;
-    for (int64_t d : s.dilations) dil.push_back(d - 1);
-    const dnnl::algorithm alg = s.pool == Step::Max ? dnnl::algorithm::pooling_max
-                                : s.pool == Step::AvgIncludePad
-                                    ? dnnl::algorithm::pooling_avg_include_padding
-                                    : dnnl::algorithm::pooling_avg_exclude_padding;
+    const memory::dims dil = onednn::dilations(s);
+    const dnnl::algorithm alg = onednn::pool_algorithm(s);
     dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, src_md,
                                      any(s.outputs[0], act_), to_dims(s.strides), to_dims(s.kernel),
                                      dil, to_dims(s.pads_begin), to_dims(s.pads_end));

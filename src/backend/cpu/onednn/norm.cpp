@@ -14,19 +14,11 @@
 namespace ravel::onednn {
 namespace {
 
+using cpu::for_each_channel;
 using cpu::NormGeom;
 
 // Rows are summed in float (vectorised) over blocks of this many elements, the blocks in double.
 constexpr int64_t kBlock = 1024;
-
-// Calls fn(channel) in parallel over channels.
-template <typename Fn>
-void for_each_channel(const NormGeom& g, Fn&& fn) {
-  const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(g.n * g.s, 1));
-  parallel_for(g.c, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t ch = begin; ch < end; ++ch) fn(ch);
-  });
-}
 
 // Sums over a channel's n rows of s values, as doubles: block(i, j0, j1) returns the two float
 // partial sums of row i over columns [j0, j1), a block short enough for float.

@@ -24,6 +24,7 @@
 
 #include "backend/cpu/onednn/arena.h"
 #include "backend/cpu/onednn/context.h"
+#include "backend/cpu/onednn/step_params.h"
 #include "compile/program.h"
 #include "ravel/autograd.h"
 #include "ravel/error.h"
@@ -36,25 +37,14 @@ using infer::PostOp;
 using infer::Step;
 using onednn::ArenaBuffer;
 using onednn::engine;
+using onednn::layout_name;
 using onednn::stream;
+using onednn::to_dims;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-template <typename V>
-memory::dims to_dims(const V& v) {
-  return memory::dims(v.begin(), v.end());
-}
-
 memory::desc plain_md(const memory::dims& d, dt type = dt::f32) {
   return memory::desc(d, type, onednn::plain_tag(d));
-}
-
-std::string layout_name(const memory::desc& md) {
-  const memory::dims d = md.dims();
-  if (md == plain_md(d, md.data_type())) return d.size() == 4 ? "nchw" : "plain";
-  if (d.size() == 4 && md == memory::desc(d, md.data_type(), tag::aBcd16b)) return "nChw16c";
-  if (d.size() == 4 && md == memory::desc(d, md.data_type(), tag::acdb)) return "nhwc";
-  return "blocked";
 }
 
 // One forward's buffers, and its input (a convolution may read it in place in backward).
@@ -418,9 +408,8 @@ class OnednnTrainStep final : public TrainProgram {
       wd[0] /= s.groups;
       wd.insert(wd.begin(), s.groups);
     }
-    memory::dims dil, strides = to_dims(s.strides), pl = to_dims(s.pads_begin),
-                      pr = to_dims(s.pads_end);
-    for (int64_t d : s.dilations) dil.push_back(d - 1);
+    const memory::dims dil = onednn::dilations(s), strides = to_dims(s.strides),
+                       pl = to_dims(s.pads_begin), pr = to_dims(s.pads_end);
     const bool real = s.nodes[0]->op == "Conv";
     const bool bias = real && has_input(*s.nodes[0], 2);
     memory::desc bias_md({s.weight.shape()[0]}, dt::f32, tag::x);
@@ -564,12 +553,8 @@ class OnednnTrainStep final : public TrainProgram {
   void pool_forward(const Step& s, Fwd& f) {
     RAVEL_CHECK(s.post_ops.empty(), "compile: a ReLU fused into a pooling is not compiled");
     f.src = val(s.inputs[0]).mem;
-    memory::dims dil;
-    for (int64_t d : s.dilations) dil.push_back(d - 1);
-    const dnnl::algorithm alg = s.pool == Step::Max ? dnnl::algorithm::pooling_max
-                                : s.pool == Step::AvgIncludePad
-                                    ? dnnl::algorithm::pooling_avg_include_padding
-                                    : dnnl::algorithm::pooling_avg_exclude_padding;
+    const memory::dims dil = onednn::dilations(s);
+    const dnnl::algorithm alg = onednn::pool_algorithm(s);
     memory::desc dst(to_dims(plan_.shapes.at(s.outputs[0])), act_, tag::any);
     dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_training, alg, f.src.get_desc(), dst,
                                      to_dims(s.strides), to_dims(s.kernel), dil,
@@ -658,8 +643,7 @@ class OnednnTrainStep final : public TrainProgram {
       }
       case Step::Pool:
         if (needs_grad(s.inputs[0])) {
-          memory::dims dil;
-          for (int64_t d : s.dilations) dil.push_back(d - 1);
+          const memory::dims dil = onednn::dilations(s);
           dnnl::pooling_v2_backward::desc d(f.pool_alg, f.src.get_desc(), gy.get_desc(),
                                             to_dims(s.strides), to_dims(s.kernel), dil,
                                             to_dims(s.pads_begin), to_dims(s.pads_end));
@@ -696,9 +680,8 @@ class OnednnTrainStep final : public TrainProgram {
 
   void conv_backward(const Step& s, const Fwd& f, const memory& gy) {
     const auto& fpd = *f.conv;
-    memory::dims strides = to_dims(s.strides), pl = to_dims(s.pads_begin), pr = to_dims(s.pads_end),
-                 dil;
-    for (int64_t d : s.dilations) dil.push_back(d - 1);
+    const memory::dims dil = onednn::dilations(s), strides = to_dims(s.strides),
+                       pl = to_dims(s.pads_begin), pr = to_dims(s.pads_end);
     memory dy = as(gy, fpd.dst_desc(), "");
     if (needs_grad(s.inputs[0])) {
       // The weights in the layout the backward-data kernel wants (the forward's may have none).

@@ -9,15 +9,6 @@
 namespace ravel::cpu {
 namespace {
 
-// Calls fn(channel) in parallel.
-template <typename Fn>
-void for_each_channel(const NormGeom& g, Fn&& fn) {
-  const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(g.n * g.s, 1));
-  parallel_for(g.c, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t ch = begin; ch < end; ++ch) fn(ch);
-  });
-}
-
 // Calls fn(row pointer offset) for the n rows of s elements of channel ch.
 template <typename Fn>
 void for_each_row(const NormGeom& g, int64_t ch, Fn&& fn) {

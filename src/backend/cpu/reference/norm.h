@@ -1,7 +1,10 @@
 // Portable batch normalisation kernels (float32 and float64) over x viewed as [n, c, s]: per
 // channel statistics over n and s. Layer, group and instance norm reuse them on reshaped inputs.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+
+#include "core/parallel.h"
 
 namespace ravel::cpu {
 
@@ -9,6 +12,16 @@ struct NormGeom {
   int64_t n = 0, c = 0, s = 0;
   double eps = 1e-5;
 };
+
+// Calls fn(channel) for every channel, channels in parallel (the float32 kernels of
+// onednn/norm.cpp share it).
+template <typename Fn>
+void for_each_channel(const NormGeom& g, Fn&& fn) {
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(g.n * g.s, 1));
+  parallel_for(g.c, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t ch = begin; ch < end; ++ch) fn(ch);
+  });
+}
 
 // mean [c], var [c]: the biased (1 / (n * s)) batch statistics.
 template <typename T>
