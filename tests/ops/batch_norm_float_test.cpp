@@ -5,6 +5,8 @@
 // without a weight, eval-mode gradients.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -102,11 +104,16 @@ TEST(BatchNormFloat, MatchesTorchAndThePortableKernels) {
     }
     const auto& ref = torch.results(handles[i]);
     ASSERT_EQ(ref.size(), fast.size()) << torch.error(handles[i]);
+    // Inputs near `offset` carry float rounding of |offset| * 6e-8, which normalising by a
+    // spread of `scale` multiplies by 1 / scale: every implementation (torch's, the portable
+    // kernels, this one) lands that far from the exact result, each in its own place.
+    const double input_rounding = std::abs(cases[i].offset) * 6e-8 / cases[i].scale * 8;
     for (size_t k = 0; k < fast.size(); ++k) {
       // Weight and bias gradients sum thousands of terms: compared relative to their size.
-      EXPECT_TRUE(matches(fast[k], ref[k], 1e-4, 1e-4)) << "result " << k << " against torch";
-      EXPECT_TRUE(matches(fast[k], portable[k], 1e-4, 1e-5)) << "result " << k << " against "
-                                                             << "the portable kernels";
+      EXPECT_TRUE(matches(fast[k], ref[k], 1e-4, std::max(1e-4, input_rounding)))
+          << "result " << k << " against torch";
+      EXPECT_TRUE(matches(fast[k], portable[k], 1e-4, std::max(1e-5, input_rounding)))
+          << "result " << k << " against the portable kernels";
     }
   }
 }

@@ -17,11 +17,13 @@ namespace {
 using cpu::for_each_channel;
 using cpu::NormGeom;
 
-// Rows are summed in float (vectorised) over blocks of this many elements, the blocks in double.
+// Rows are summed in blocks of this many elements. The sums are double throughout: float
+// partial sums lost enough where the compiler does not vectorise them (-O1 builds) to fail
+// torch parity on ResNet-18's gradients.
 constexpr int64_t kBlock = 1024;
 
-// Sums over a channel's n rows of s values, as doubles: block(i, j0, j1) returns the two float
-// partial sums of row i over columns [j0, j1), a block short enough for float.
+// Sums over a channel's n rows of s values: block(i, j0, j1) returns the two partial sums of row
+// i over columns [j0, j1).
 template <typename Block>
 std::pair<double, double> channel_sums(const NormGeom& g, Block&& block) {
   double s0 = 0, s1 = 0;
@@ -42,13 +44,17 @@ bool batch_norm_forward(const float* x, const float* w, const float* b, float* y
   const double m = static_cast<double>(g.n * s);
   for_each_channel(g, [&](int64_t ch) {
     auto row = [&](const float* p, int64_t i) { return p + (i * c + ch) * s; };
+    // y = ((x - k) - (mean - k)) * scale + b: with training, k is one of the channel's values, so
+    // x - k is exact for values near the mean and mean - k keeps the bits a float mean would
+    // round away (a mean of 1000 with a spread of 0.5); in eval, k = 0.
+    float k = 0, mk_f = training ? 0.0f : mean[ch];
     if (training) {
       // Sums of (x - k) and (x - k)^2 for k one of the channel's values: no cancellation
       // unless the spread is tiny next to the distance from k (then the variance is ~0 anyway).
-      const float k = m > 0 ? row(x, 0)[0] : 0.0f;
+      k = m > 0 ? row(x, 0)[0] : 0.0f;
       auto [sum, sq] = channel_sums(g, [&](int64_t i, int64_t j0, int64_t j1) {
         const float* xi = row(x, i);
-        float a = 0, b = 0;
+        double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
         for (int64_t j = j0; j < j1; ++j) {
           const float d = xi[j] - k;
@@ -62,16 +68,16 @@ bool batch_norm_forward(const float* x, const float* w, const float* b, float* y
       if (v < 0) v = 0;  // rounding; a NaN stays NaN
       mean[ch] = static_cast<float>(mk + k);
       var[ch] = static_cast<float>(v);
+      mk_f = static_cast<float>(mk);
     }
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var[ch]) + g.eps);
     const float scale = static_cast<float>(invstd * (w ? static_cast<double>(w[ch]) : 1.0));
-    const float shift = static_cast<float>((b ? static_cast<double>(b[ch]) : 0.0) -
-                                           static_cast<double>(mean[ch]) * scale);
+    const float shift = b ? b[ch] : 0.0f;
     for (int64_t i = 0; i < g.n; ++i) {
       const float* xi = row(x, i);
       float* yi = y + (i * c + ch) * s;
 #pragma omp simd
-      for (int64_t j = 0; j < s; ++j) yi[j] = xi[j] * scale + shift;
+      for (int64_t j = 0; j < s; ++j) yi[j] = ((xi[j] - k) - mk_f) * scale + shift;
     }
   });
   return true;
@@ -88,7 +94,7 @@ bool batch_norm_backward(const float* gy, const float* x, const float* mean, con
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var[ch]) + g.eps);
     auto [sum_g, sum_gd] = channel_sums(g, [&](int64_t i, int64_t j0, int64_t j1) {
       const float *gi = gy + at(i), *xi = x + at(i);
-      float a = 0, b = 0;
+      double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
       for (int64_t j = j0; j < j1; ++j) {
         a += gi[j];
