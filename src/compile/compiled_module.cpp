@@ -21,8 +21,7 @@ namespace compiled {
 
 class Trainer {
  public:
-  Trainer(nn::Module& module, const Tensor& example, const CompileOptions& o)
-      : module_(module), options_(o) {
+  Trainer(nn::Module& module, const Tensor& example, const CompileOptions& o) : options_(o) {
     RAVEL_CHECK(o.dtype == DType::Float32 || o.dtype == DType::BFloat16, "compile: dtype ",
                 dtype_name(o.dtype), " is not supported, expected float32 or bfloat16");
     RAVEL_CHECK(example.defined() && example.ndim() >= 2,
@@ -87,7 +86,6 @@ class Trainer {
   }
 
  private:
-  nn::Module& module_;
   CompileOptions options_;
   std::string reason_;
   graph::Graph graph_;

@@ -59,13 +59,12 @@ class OnednnTrainStep final : public TrainProgram {
  public:
   OnednnTrainStep(const infer::Plan& plan, const graph::Graph& g,
                   const std::map<std::string, Tensor>& live, DType dtype)
-      : plan_(plan), graph_(g), live_(live), act_(dtype == DType::BFloat16 ? dt::bf16 : dt::f32) {
+      : plan_(plan), live_(live), act_(dtype == DType::BFloat16 ? dt::bf16 : dt::f32) {
     RAVEL_CHECK(g.inputs.size() == 1 && g.outputs.size() == 1,
                 "compile: the model must have one input and one output, it has ", g.inputs.size(),
                 " and ", g.outputs.size());
     const std::string in = g.inputs[0].name;
-    input_shape_ = plan.shapes.at(in);
-    x_mem_ = user_memory(plain_md(to_dims(input_shape_)));
+    x_mem_ = user_memory(plain_md(to_dims(plan.shapes.at(in))));
     vals_[in].mem = x_mem_;
     vals_[in].is_input = true;
     for (const Step& s : plan.steps) {
@@ -175,10 +174,9 @@ class OnednnTrainStep final : public TrainProgram {
   };
 
   const infer::Plan& plan_;
-  const graph::Graph& graph_;
   std::map<std::string, Tensor> live_;
   dt act_;
-  std::vector<int64_t> input_shape_, output_shape_;
+  std::vector<int64_t> output_shape_;
   std::map<std::string, Val> vals_;
   std::vector<Fwd> fwd_;
   std::vector<Exec> execs_;
@@ -251,10 +249,13 @@ class OnednnTrainStep final : public TrainProgram {
     return static_cast<int>(params_.size()) - 1;
   }
 
+  // Extends the lifetime of the arena buffer behind m (if any) to the exec about to be added.
+  void touch(const memory& m) {
+    for (auto& [b, bm] : buffer_mems_)
+      if (bm.get() == m.get()) buffers_[b].last = std::max(buffers_[b].last, now());
+  }
   void add(dnnl::primitive p, std::unordered_map<int, memory> args, std::string text = "") {
-    for (const auto& [arg, m] : args)
-      for (auto& [b, bm] : buffer_mems_)
-        if (bm.get() == m.get()) buffers_[b].last = std::max(buffers_[b].last, now());
+    for (const auto& [arg, m] : args) touch(m);
     execs_.push_back({std::move(p), std::move(args), nullptr, std::move(text)});
   }
   // Every primitive uses the program's one scratchpad.
@@ -498,9 +499,8 @@ class OnednnTrainStep final : public TrainProgram {
     if (it != live_.end() && it->second.dtype() == DType::Int64 && it->second.numel() == 1)
       tracked = it->second;
     memory mean = f.mean, var = f.var;
-    for (const memory& mm : {mean, var})
-      for (auto& [b, bm] : buffer_mems_)
-        if (bm.get() == mm.get()) buffers_[b].last = std::max(buffers_[b].last, now());
+    touch(mean);
+    touch(var);
     execs_.push_back({{},
                       {},
                       [=]() mutable {
